@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs whatever a fresh Debian machine lacks to build and run faultlens, then builds it.
+# Idempotent and quick when nothing changed: every step checks before it acts.
+#   scripts/bootstrap.sh            runtime needs (toolchain, libbpf, npm deps, native addon, BPF objects, TS)
+#   scripts/bootstrap.sh --test     also the servers the test-suite drives (nginx, redis, postgres, ...)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[bootstrap]\033[0m %s\n' "$*" >&2; exit 1; }
+
+[ "$(uname -s)" = Linux ] || die "faultlens needs Linux (eBPF); this is $(uname -s)"
+
+runtime_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 util-linux)
+test_pkgs=(nginx-light redis-server postgresql wrk curl socat iputils-ping ncat openssl dnsmasq-base)
+
+missing=()
+pkgs=("${runtime_pkgs[@]}")
+[ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps Debian from starting the servers we install: the tests start their own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+# npm dependencies (lockfile is the truth)
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+bash scripts/build.sh

@@ -1,0 +1,6 @@
+// Registry of subcommands. Add one line per command module.
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -17,7 +17,9 @@ fi
 
 if [ -f native/binding.gyp ] && ! newer native/build/Release/faultlens_native.node native/*.c native/*.h native/binding.gyp 2>/dev/null; then
   log "building native addon"
-  (cd native && ../node_modules/.bin/node-gyp rebuild --silent >/dev/null)
+  # Use the headers the nodejs package installed (node-gyp would otherwise download them).
+  nodedir=""; [ -f /usr/include/node/node_api.h ] && nodedir=/usr
+  (cd native && ../node_modules/.bin/node-gyp rebuild --silent ${nodedir:+--nodedir=$nodedir} >/dev/null)
 fi
 
 if ! newer dist/.stamp src bin tsconfig.json package.json 2>/dev/null; then

@@ -16,6 +16,8 @@ die() { printf '\033[1;31m[bootstrap]\033[0m %s\n' "$*" >&2; exit 1; }
 
 runtime_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 util-linux)
 test_pkgs=(nginx-light redis-server postgresql wrk curl socat iputils-ping ncat openssl dnsmasq-base)
+# platform tests (issue 6): ClickHouse store engine, browser UI tests (playwright-core drives it), promtool/Prometheus
+test_pkgs+=(clickhouse-server chromium prometheus)
 
 missing=()
 pkgs=("${runtime_pkgs[@]}")

@@ -34,4 +34,8 @@ export interface Flow {
   callsClientToServer: number; // send-side syscalls that moved data client -> server
   callsServerToClient: number;
   errors: Record<string, number>; // errno name -> count (ECONNREFUSED, ETIMEDOUT, ECONNRESET, ...)
+  durationNs?: bigint; // closedNs (or lastSeenNs while open) - firstSeenNs
+  clientNetns?: number; // netns inode of each local end (they differ for a flow across a veth pair)
+  serverNetns?: number;
+  syscalls?: string[]; // syscall families seen on this flow (read, sendmsg, sendfile, ...)
 }

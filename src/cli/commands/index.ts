@@ -6,3 +6,4 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: RegisterCommand[] = [];
 commands.push((await import('./doctor.js')).register);
 commands.push((await import('./server.js')).register);
+commands.push((await import('./demo.js')).register);

@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [];
-commands.push((await import('./doctor.js')).register);
-commands.push((await import('./server.js')).register);
 commands.push((await import('./demo.js')).register);
+commands.push((await import('./flows.js')).register);
+commands.push((await import('./doctor.js')).register);
+commands.push((await import('./up.js')).register);
+commands.push((await import('./agent.js')).register);
+commands.push((await import('./server.js')).register);

@@ -1,80 +1,20 @@
 // `faultlens server`: the HTTP API, UI and store without an agent — for remote agents and scale-out
 // (several servers can share one ClickHouse store).
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
 import { startPlatform } from '../../server/platform.js';
-
-interface ServerFlags {
-  host?: string;
-  port?: string;
-  store?: string;
-  dataDir?: string;
-  token?: string;
-  config?: string;
-  retentionHours?: string;
-}
-
-const FLAG_NAMES = {
-  'server.host': '--host',
-  'server.port': '--port',
-  'server.token': '--token',
-  'store.url': '--store',
-  dataDir: '--data-dir',
-  'store.retentionHours': '--retention-hours',
-};
-
-/** Numeric flags stay strings if they are not numbers, so the config validation names them. */
-const num = (v: string | undefined) => (v === undefined ? undefined : /^\d+(\.\d+)?$/.test(v) ? Number(v) : v);
+import { addPlatformOptions, configFromFlags, untilSignal, type PlatformFlags } from '../platform-flags.js';
 
 export function register(program: Command): void {
-  program
-    .command('server')
-    .description('run the faultlens server (HTTP API, live stream, /metrics, web UI) and its store, without an agent')
-    .option('--host <addr>', 'address to bind (default 127.0.0.1; use 0.0.0.0 for remote agents, with --token)')
-    .option('--port <n>', 'port to listen on (default 7070)')
-    .option('--store <url>', 'store: clickhouse://host:8123/db, duckdb:///path/file.duckdb (default: DuckDB in the data dir)')
-    .option('--data-dir <dir>', 'directory for the embedded store (default ~/.faultlens/data)')
-    .option('--token <token>', 'bearer token remote agents must send to /api/ingest')
-    .option('--retention-hours <n>', 'delete raw rows older than this (default 24; 0 keeps everything)')
-    .option('--config <file>', 'YAML config file (default ~/.faultlens/config.yaml when it exists)')
-    .addHelpText(
-      'after',
-      '\nSettings come from defaults < config file < FAULTLENS_* environment variables < flags.\n' +
-        'Environment: FAULTLENS_SERVER_HOST, FAULTLENS_SERVER_PORT, FAULTLENS_SERVER_TOKEN, FAULTLENS_STORE_URL,\n' +
-        '  FAULTLENS_DATA_DIR, FAULTLENS_STORE_RETENTION_HOURS, FAULTLENS_STORE_BATCH_ROWS, FAULTLENS_STORE_FLUSH_MS, FAULTLENS_CONFIG.',
-    )
-    .action(async (o: ServerFlags) => {
-      const loadOpts: Parameters<typeof loadConfig>[0] = {
-        flags: {
-          'server.host': o.host,
-          'server.port': num(o.port),
-          'server.token': o.token,
-          'store.url': o.store,
-          dataDir: o.dataDir,
-          'store.retentionHours': num(o.retentionHours),
-        },
-        flagNames: FLAG_NAMES,
-      };
-      if (o.config) loadOpts.configPath = o.config;
-      const cfg = loadConfig(loadOpts);
-      const platform = await startPlatform(cfg);
-      console.log(`faultlens server ${cfg.configFile ? `(config ${cfg.configFile}) ` : ''}is up:`);
-      for (const line of platform.banner()) console.log(`  ${line}`);
-      console.log('Ctrl-C to stop.');
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (sig: string) => {
-          if (stopping) return;
-          stopping = true;
-          console.error(`faultlens server: ${sig}, flushing the store and stopping`);
-          platform.close().then(resolve, (e: Error) => {
-            console.error(`faultlens server: ${e.message}`);
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
-    });
+  addPlatformOptions(
+    program
+      .command('server')
+      .description('run the faultlens server (HTTP API, live stream, /metrics, web UI) and its store, without an agent'),
+  ).action(async (o: PlatformFlags) => {
+    const cfg = configFromFlags(o);
+    const platform = await startPlatform(cfg);
+    console.log(`faultlens server ${cfg.configFile ? `(config ${cfg.configFile}) ` : ''}is up:`);
+    for (const line of platform.banner()) console.log(`  ${line}`);
+    console.log('Ctrl-C to stop.');
+    await untilSignal('faultlens server', () => platform.close());
+  });
 }

@@ -18,6 +18,8 @@ runtime_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config mak
 test_pkgs=(nginx-light redis-server postgresql wrk curl socat iputils-ping ncat openssl dnsmasq-base)
 # platform tests (issue 6): ClickHouse store engine, browser UI tests (playwright-core drives it), promtool/Prometheus
 test_pkgs+=(clickhouse-server chromium prometheus)
+# protocol parser tests (issue 4): a real MySQL-protocol server and client
+test_pkgs+=(mariadb-server mariadb-client)
 
 missing=()
 pkgs=("${runtime_pkgs[@]}")

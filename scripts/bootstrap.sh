@@ -2,19 +2,22 @@
 # Installs whatever a fresh Debian machine lacks to build and run faultlens, then builds it.
 # Idempotent and quick when nothing changed: every step checks before it acts.
 #   scripts/bootstrap.sh            runtime needs (toolchain, libbpf, npm deps, native addon, BPF objects, TS)
-#   scripts/bootstrap.sh --test     also the servers the test-suite drives (nginx, redis, postgres, ...)
+#   scripts/bootstrap.sh --demo     also the servers of the demo shop (nginx, redis, postgres)
+#   scripts/bootstrap.sh --test     also the servers the test-suite drives (demo's + clickhouse, mariadb, ...)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_test=0 want_demo=0
+case "${1:-}" in --test) want_test=1 want_demo=1 ;; --demo) want_demo=1 ;; esac
 
 log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[bootstrap]\033[0m %s\n' "$*" >&2; exit 1; }
 
 [ "$(uname -s)" = Linux ] || die "faultlens needs Linux (eBPF); this is $(uname -s)"
 
-runtime_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 util-linux)
+runtime_pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 iproute2 util-linux binutils)
+# the demo shop (faultlens demo / up --demo) runs real servers
+demo_pkgs=(nginx-light redis-server postgresql openssl)
 test_pkgs=(nginx-light redis-server postgresql wrk curl socat iputils-ping ncat openssl dnsmasq-base)
 # platform tests (issue 6): ClickHouse store engine, browser UI tests (playwright-core drives it), promtool/Prometheus
 test_pkgs+=(clickhouse-server chromium prometheus)
@@ -23,6 +26,7 @@ test_pkgs+=(mariadb-server mariadb-client)
 
 missing=()
 pkgs=("${runtime_pkgs[@]}")
+[ $want_demo = 1 ] && pkgs+=("${demo_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

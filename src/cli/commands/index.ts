@@ -10,3 +10,4 @@ commands.push((await import('./doctor.js')).register);
 commands.push((await import('./up.js')).register);
 commands.push((await import('./agent.js')).register);
 commands.push((await import('./server.js')).register);
+commands.push((await import('./inject.js')).register);

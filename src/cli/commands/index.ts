@@ -11,3 +11,5 @@ commands.push((await import('./up.js')).register);
 commands.push((await import('./agent.js')).register);
 commands.push((await import('./server.js')).register);
 commands.push((await import('./inject.js')).register);
+commands.push((await import('./diagnose.js')).register);
+commands.push((await import('./tcp.js')).register);

@@ -13,3 +13,5 @@ commands.push((await import('./server.js')).register);
 commands.push((await import('./inject.js')).register);
 commands.push((await import('./diagnose.js')).register);
 commands.push((await import('./tcp.js')).register);
+commands.push((await import('./business.js')).register);
+commands.push((await import('./top.js')).register);

@@ -11,13 +11,15 @@ import { FlowTable } from '../../src/correlate/flows.js';
 import { REPO_ROOT } from '../helpers/sock-layout.js';
 import { sockCaptureUnavailable } from '../helpers/sock-capture.js';
 import { runPeer, startServer } from '../helpers/sock-peer.js';
+import { ownBpfFds } from '../kernel/helpers.js';
 
 const skip = sockCaptureUnavailable();
 
-/** Programs named sock_* loaded in the kernel right now. */
+/** BPF programs + links this process holds: other processes (agents, parallel work) load sock programs too,
+ * so a kernel-wide count could move under us; our own fds cannot. */
 function sockProgramsLoaded(): number {
-  const list = JSON.parse(execFileSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' })) as { name?: string }[];
-  return list.filter((p) => p.name?.startsWith('sock_enter_') || p.name?.startsWith('sock_exit_')).length;
+  const own = ownBpfFds();
+  return own.prog + own.link;
 }
 
 test('bad options, missing, malformed and foreign object files are refused with the cause named', { skip }, () => {

@@ -15,3 +15,6 @@ commands.push((await import('./diagnose.js')).register);
 commands.push((await import('./tcp.js')).register);
 commands.push((await import('./business.js')).register);
 commands.push((await import('./top.js')).register);
+commands.push((await import('./requests.js')).register);
+commands.push((await import('./services.js')).register);
+commands.push((await import('./trace.js')).register);

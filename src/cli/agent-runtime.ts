@@ -1,13 +1,21 @@
 // The agent: kernel collectors -> correlation -> a sink (the local store + live hub in `faultlens up`,
-// or a remote server's /api/ingest in `faultlens agent`). One tick per interval ships what changed.
+// or a remote server's /api/ingest in `faultlens agent`). One socket probe feeds both the flow table
+// (raw batches, zero-copy fold) and the APM pipeline (requests with their TCP snapshot, HTTPS via the
+// OpenSSL uprobes). One tick per interval ships what changed.
 import { SockCollector, requireRoot } from '../collect/sock-collector.js';
+import { monoToWallOffsetNs, requestToRow } from '../correlate/apm.js';
+import { startApmCapture, type ApmCapture } from '../correlate/apm-live.js';
 import { FlowTable } from '../correlate/flows.js';
 import { listeningTcpPorts } from '../correlate/listening-ports.js';
+import type { RedAggregator } from '../correlate/red.js';
 import type { Flow } from '../model/flow.js';
+import type { Row } from '../store/types.js';
 
-/** Where the agent's records go. `flows` may be async (a remote POST); ticks never overlap it. */
+/** Where the agent's records go. Calls may be async (a remote POST); ticks never overlap them. */
 export interface AgentSink {
   flows(host: string, flows: Flow[]): void | Promise<void>;
+  /** L7 requests as `requests` table rows (ts_ns wall clock). */
+  requests?(host: string, rows: Row[]): void | Promise<void>;
 }
 
 export interface AgentOptions {
@@ -15,6 +23,8 @@ export interface AgentOptions {
   sink: AgentSink;
   intervalMs?: number; // default 1000
   payloadBytes?: number; // default 512
+  /** L7 requests, services, call chains (default true); off = flows only, cheaper. */
+  apm?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -26,12 +36,15 @@ export interface AgentStats {
   records: bigint;
   drops: bigint;
   liveFlows: number;
+  requestsShipped: number;
   tracepoints: number;
   skippedTracepoints: string[];
 }
 
 export interface RunningAgent {
   stats(): AgentStats;
+  /** RED per service/endpoint/edge when APM is on (for Prometheus series). */
+  red?: RedAggregator;
   /** Ships what is pending, detaches every probe. Idempotent. */
   close(): Promise<void>;
 }
@@ -46,33 +59,56 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   const table = new FlowTable();
   // connections accepted before we started have no accept record: listening ports say who serves
   for (const port of listeningTcpPorts()) table.markServerPort(port);
-  const collector = SockCollector.start({
-    payloadBytes: opts.payloadBytes ?? 512,
-    onBatch: (b, v) => table.foldBatch(b, v),
-    onWarning: warn,
-  });
-  const st = { ticks: 0, flowsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
+  let pendingRequests: Row[] = [];
+  const wallOffset = monoToWallOffsetNs();
+  let apm: ApmCapture | undefined;
+  let collector: SockCollector;
+  if (opts.apm !== false) {
+    apm = startApmCapture({
+      payloadBytes: Math.max(opts.payloadBytes ?? 512, 0),
+      onSockBatch: (b, v) => table.foldBatch(b, v),
+      onRecords: (rs) => {
+        for (const r of rs) pendingRequests.push(requestToRow(r, wallOffset));
+      },
+      onWarning: warn,
+    });
+    collector = apm.sock;
+  } else {
+    collector = SockCollector.start({
+      payloadBytes: opts.payloadBytes ?? 512,
+      onBatch: (b, v) => table.foldBatch(b, v),
+      onWarning: warn,
+    });
+  }
+  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
   let shipping: Promise<void> = Promise.resolve();
   let busy = false;
 
   const tick = (): Promise<void> => {
     if (busy) return shipping; // a slow sink delays the next tick instead of piling up requests
-    collector.drain();
+    if (apm) apm.tick();
+    else collector.drain();
     const evicted = table.evict(monotonicNs());
     const flows = [...table.changed(), ...evicted];
+    const requests = opts.sink.requests ? pendingRequests : [];
+    pendingRequests = [];
     st.ticks++;
-    if (!flows.length) return shipping;
+    if (!flows.length && !requests.length) return shipping;
     busy = true;
     shipping = Promise.resolve()
-      .then(() => opts.sink.flows(opts.host, flows))
+      .then(async () => {
+        if (flows.length) await opts.sink.flows(opts.host, flows);
+        if (requests.length) await opts.sink.requests!(opts.host, requests);
+      })
       .then(
         () => {
           st.flowsShipped += flows.length;
+          st.requestsShipped += requests.length;
         },
         (e: Error) => {
           st.shipErrors++;
           st.lastShipError = e.message;
-          warn(`shipping ${flows.length} flows failed: ${e.message}`);
+          warn(`shipping ${flows.length} flows / ${requests.length} requests failed: ${e.message}`);
         },
       )
       .finally(() => {
@@ -84,6 +120,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   let closed: Promise<void> | undefined;
 
   return {
+    ...(apm ? { red: apm.pipeline.red } : {}),
     stats() {
       const c = collector.stats();
       return {
@@ -99,8 +136,9 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       closed ??= (async () => {
         clearInterval(timer);
         await shipping;
+        if (apm) apm.stop(); // emits what the close completes; the last tick ships it
         await tick();
-        collector.close();
+        if (!apm) collector.close();
       })();
       return closed;
     },
@@ -110,19 +148,22 @@ export function startAgent(opts: AgentOptions): RunningAgent {
 /** A sink that POSTs batches to a faultlens server's /api/ingest (bigints as decimal strings). */
 export function remoteSink(serverUrl: string, token?: string): AgentSink {
   const url = new URL('/api/ingest', serverUrl).toString();
+  const post = async (body: object): Promise<void> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  };
   return {
     async flows(host, flows) {
       const tsNs = BigInt(Date.now()) * 1_000_000n;
-      const body = JSON.stringify({ host, flows: flows.map((f) => ({ ...f, tsNs })) }, (_k, v) =>
-        typeof v === 'bigint' ? v.toString() : v,
-      );
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+      await post({ host, flows: flows.map((f) => ({ ...f, tsNs })) });
+    },
+    async requests(host, rows) {
+      await post({ host, requests: rows });
     },
   };
 }

@@ -10,6 +10,8 @@ import { ApmPipeline } from './apm.js';
 import { TcpTableSource } from './request-tcp.js';
 import { TlsCollector, type TlsEvent } from '../collect/tls-collector.js';
 import type { SocketEvent } from '../collect/sock-event.js';
+import type { SockRecordView } from '../collect/sock-decoder.js';
+import type { RecordBatch } from '../kernel/index.js';
 import { TlsSocketJoin } from './tls-join.js';
 import type { ServiceMapping } from './services.js';
 
@@ -25,6 +27,8 @@ export interface ApmCaptureOptions {
   includeSelf?: boolean;
   onRecords: (records: RequestRecord[]) => void;
   onWarning?: (message: string) => void;
+  /** Raw batches of the same socket collector (the agent folds them into flows: one probe, two uses). */
+  onSockBatch?: (batch: RecordBatch, view: SockRecordView) => void;
 }
 
 export interface ApmCapture {
@@ -90,6 +94,7 @@ export function startApmCapture(opts: ApmCaptureOptions): ApmCapture {
       ...(opts.filterPid ? { filterPid: opts.filterPid } : {}),
       ...(opts.includeSelf ? { ignoreSelf: false } : {}),
       onEvent: (ev) => { sockQ.push(ev); },
+      ...(opts.onSockBatch ? { onBatch: opts.onSockBatch } : {}),
       onWarning: warn,
     });
   } catch (e) {

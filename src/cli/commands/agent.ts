@@ -11,6 +11,7 @@ interface AgentFlags {
   host: string;
   payload: string;
   interval: string;
+  apm?: boolean;
 }
 
 export function register(program: Command): void {
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .option('--host <name>', 'this host\'s name in stored records', process.env.FAULTLENS_HOSTNAME ?? hostname())
     .option('--payload <bytes>', 'payload bytes captured per socket record (0..4096)', '512')
     .option('--interval <ms>', 'how often changed flows are shipped', '1000')
+    .option('--no-apm', 'flows only: no L7 requests, services or call chains (cheaper)')
     .action(async (o: AgentFlags) => {
       let url: URL;
       try {
@@ -33,12 +35,13 @@ export function register(program: Command): void {
         host: o.host,
         payloadBytes: Number(o.payload),
         intervalMs: Number(o.interval),
+        apm: o.apm !== false,
         sink: remoteSink(url.toString(), o.token),
       });
       const s = agent.stats();
       console.log(`faultlens agent: capturing from ${s.tracepoints} tracepoints, shipping to ${url.origin} as host '${o.host}'. Ctrl-C to stop.`);
       await untilSignal('faultlens agent', () => agent.close());
       const e = agent.stats();
-      console.log(`faultlens agent: shipped ${e.flowsShipped} flow updates (${e.shipErrors} failed batches), ${e.records} records, ${e.drops} dropped`);
+      console.log(`faultlens agent: shipped ${e.flowsShipped} flow updates, ${e.requestsShipped} requests (${e.shipErrors} failed batches), ${e.records} records, ${e.drops} dropped`);
     });
 }

@@ -2,6 +2,7 @@
 // --demo the sample shop too. Prints where to look; Ctrl-C stops everything and detaches every probe.
 import type { Command } from 'commander';
 import { requireRoot } from '../../collect/sock-collector.js';
+import { redCollector } from '../../correlate/red-metrics.js';
 import { startPlatform } from '../../server/platform.js';
 import { startAgent } from '../agent-runtime.js';
 import { addPlatformOptions, configFromFlags, untilSignal, type PlatformFlags } from '../platform-flags.js';
@@ -11,6 +12,7 @@ interface UpFlags extends PlatformFlags {
   rps: string;
   payload: string;
   interval: string;
+  apm?: boolean;
 }
 
 const say = (m: string) => console.log(`faultlens: ${m}`);
@@ -23,7 +25,8 @@ export function register(program: Command): void {
       .option('--demo', 'also start the demo shop in network namespaces, with load, and watch it')
       .option('--rps <n>', 'with --demo: load generator requests per second', '10')
       .option('--payload <bytes>', 'payload bytes captured per socket record (0..4096)', '512')
-      .option('--interval <ms>', 'how often the agent ships changed flows', '1000'),
+      .option('--interval <ms>', 'how often the agent ships changed flows', '1000')
+      .option('--no-apm', 'flows only: no L7 requests, services or call chains (cheaper)'),
   ).action(async (o: UpFlags) => {
     const cfg = configFromFlags(o);
     const payloadBytes = Number(o.payload);
@@ -41,14 +44,19 @@ export function register(program: Command): void {
         host: cfg.hostname,
         payloadBytes,
         intervalMs,
-        sink: { flows: (host, flows) => platform.server.ingestor.ingestFlows(host, flows).durable },
+        apm: o.apm !== false,
+        sink: {
+          flows: (host, flows) => platform.server.ingestor.ingestFlows(host, flows).durable,
+          requests: (host, rows) => platform.server.ingestor.ingest(host, [], { requests: rows }).durable,
+        },
       });
+      if (agent.red) platform.server.metrics.add(redCollector(agent.red));
     } catch (e) {
       await platform.close();
       throw e;
     }
     const a = agent.stats();
-    say(`agent capturing socket activity from ${a.tracepoints} tracepoints` +
+    say(`agent capturing socket activity from ${a.tracepoints} tracepoints${agent.red ? ', parsing L7 requests' : ''}` +
       (a.skippedTracepoints.length ? ` (missing: ${a.skippedTracepoints.join(', ')})` : ''));
 
     let demoStarted = false;

@@ -8,6 +8,9 @@ import { startApmCapture, type ApmCapture } from '../correlate/apm-live.js';
 import { FlowTable } from '../correlate/flows.js';
 import { listeningTcpPorts } from '../correlate/listening-ports.js';
 import type { RedAggregator } from '../correlate/red.js';
+import { TcpDiagnosisEngine } from '../detect/tcp/engine.js';
+import type { Finding } from '../model/finding.js';
+import type { TcpEvent } from '../model/tcp.js';
 import type { Flow } from '../model/flow.js';
 import type { Row } from '../store/types.js';
 
@@ -16,6 +19,29 @@ export interface AgentSink {
   flows(host: string, flows: Flow[]): void | Promise<void>;
   /** L7 requests as `requests` table rows (ts_ns wall clock). */
   requests?(host: string, rows: Row[]): void | Promise<void>;
+  /** TCP diagnoses (Nagle x delayed ACK, ineffective SO_RCVBUF, overflows ...) as `findings` rows. */
+  findings?(host: string, rows: Row[]): void | Promise<void>;
+}
+
+/** A finding as a `findings` row: a new row each time it is (re)reported, the newest wins per id. */
+export function findingToRow(f: Finding, monoToWallNs: bigint): Row {
+  const s = f.subject;
+  const subject = s.flow
+    ? `${s.flow.local.ip}:${s.flow.local.port}->${s.flow.remote.ip}:${s.flow.remote.port}`
+    : s.port
+      ? `port ${s.port.port}`
+      : s.process
+        ? `${s.process.comm}[${s.process.pid}]`
+        : '';
+  return {
+    ts_ns: f.window.endNs + monoToWallNs,
+    id: f.id,
+    kind: f.kind,
+    severity: f.severity,
+    subject: s.process ? `${subject} (${s.process.comm}[${s.process.pid}])` : subject,
+    summary: f.title,
+    data: { ...f, window: { startNs: (f.window.startNs + monoToWallNs).toString(), endNs: (f.window.endNs + monoToWallNs).toString() } },
+  };
 }
 
 export interface AgentOptions {
@@ -37,6 +63,7 @@ export interface AgentStats {
   drops: bigint;
   liveFlows: number;
   requestsShipped: number;
+  findingsShipped: number;
   tracepoints: number;
   skippedTracepoints: string[];
 }
@@ -60,6 +87,10 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   // connections accepted before we started have no accept record: listening ports say who serves
   for (const port of listeningTcpPorts()) table.markServerPort(port);
   let pendingRequests: Row[] = [];
+  let pendingFindings: Row[] = [];
+  const tcpEvents: TcpEvent[] = [];
+  const diagnosis = new TcpDiagnosisEngine();
+  const lastReported = new Map<string, string>(); // finding id -> severity: store changes, not every tick
   const wallOffset = monoToWallOffsetNs();
   let apm: ApmCapture | undefined;
   let collector: SockCollector;
@@ -67,6 +98,9 @@ export function startAgent(opts: AgentOptions): RunningAgent {
     apm = startApmCapture({
       payloadBytes: Math.max(opts.payloadBytes ?? 512, 0),
       onSockBatch: (b, v) => table.foldBatch(b, v),
+      onTcpEvents: (e) => {
+        for (const x of e) tcpEvents.push(x);
+      },
       onRecords: (rs) => {
         for (const r of rs) pendingRequests.push(requestToRow(r, wallOffset));
       },
@@ -80,30 +114,59 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       onWarning: warn,
     });
   }
-  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
+  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, findingsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
   let shipping: Promise<void> = Promise.resolve();
+
+  // The TCP diagnosers over the APM capture's TCP collector (its table is read anyway for the
+  // per-request TCP snapshot); a finding is shipped when it appears or its severity changes.
+  let prevDiagNs = process.hrtime.bigint();
+  const diagnose = (): void => {
+    const tcp = apm?.tcp;
+    if (!tcp) return;
+    try {
+      tcp.poll();
+      diagnosis.addEvents(tcpEvents.splice(0));
+      const nowNs = process.hrtime.bigint();
+      const { findings } = diagnosis.tick(nowNs, tcp.readConns(), tcp.readListeners());
+      for (const f of findings) {
+        if (lastReported.get(f.id) === f.severity) continue;
+        lastReported.set(f.id, f.severity);
+        pendingFindings.push(findingToRow(f, wallOffset));
+      }
+      tcp.pruneClosed(prevDiagNs);
+      prevDiagNs = nowNs;
+    } catch (e) {
+      warn(`TCP diagnosis: ${(e as Error).message}`);
+    }
+  };
   let busy = false;
 
   const tick = (): Promise<void> => {
     if (busy) return shipping; // a slow sink delays the next tick instead of piling up requests
-    if (apm) apm.tick();
-    else collector.drain();
+    if (apm) {
+      apm.tick();
+      diagnose();
+    } else collector.drain();
     const evicted = table.evict(monotonicNs());
     const flows = [...table.changed(), ...evicted];
     const requests = opts.sink.requests ? pendingRequests : [];
     pendingRequests = [];
+    const findings = opts.sink.findings ? pendingFindings : [];
+    pendingFindings = [];
     st.ticks++;
-    if (!flows.length && !requests.length) return shipping;
+    if (!flows.length && !requests.length && !findings.length) return shipping;
     busy = true;
     shipping = Promise.resolve()
       .then(async () => {
         if (flows.length) await opts.sink.flows(opts.host, flows);
         if (requests.length) await opts.sink.requests!(opts.host, requests);
+        if (findings.length) await opts.sink.findings!(opts.host, findings);
       })
       .then(
         () => {
           st.flowsShipped += flows.length;
           st.requestsShipped += requests.length;
+          st.findingsShipped += findings.length;
         },
         (e: Error) => {
           st.shipErrors++;
@@ -164,6 +227,9 @@ export function remoteSink(serverUrl: string, token?: string): AgentSink {
     },
     async requests(host, rows) {
       await post({ host, requests: rows });
+    },
+    async findings(host, rows) {
+      await post({ host, findings: rows });
     },
   };
 }

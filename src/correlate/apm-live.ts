@@ -12,6 +12,7 @@ import { TlsCollector, type TlsEvent } from '../collect/tls-collector.js';
 import type { SocketEvent } from '../collect/sock-event.js';
 import type { SockRecordView } from '../collect/sock-decoder.js';
 import type { RecordBatch } from '../kernel/index.js';
+import type { TcpEvent } from '../model/tcp.js';
 import { TlsSocketJoin } from './tls-join.js';
 import type { ServiceMapping } from './services.js';
 
@@ -29,6 +30,8 @@ export interface ApmCaptureOptions {
   onWarning?: (message: string) => void;
   /** Raw batches of the same socket collector (the agent folds them into flows: one probe, two uses). */
   onSockBatch?: (batch: RecordBatch, view: SockRecordView) => void;
+  /** TCP events of the same TCP collector (setsockopt, retransmits, resets ...: the diagnosers' input). */
+  onTcpEvents?: (events: TcpEvent[]) => void;
 }
 
 export interface ApmCapture {
@@ -71,7 +74,7 @@ export function startApmCapture(opts: ApmCaptureOptions): ApmCapture {
   let tcp: TcpCollector | undefined;
   if (opts.tcp !== false) {
     try {
-      tcp = new TcpCollector().start();
+      tcp = new TcpCollector(opts.onTcpEvents ? { onEvents: opts.onTcpEvents } : {}).start();
       for (const w of tcp.warnings) warn(`tcp: ${w}`);
     } catch (e) {
       warn(`TCP state per request is off: ${(e as Error).message.split('\n')[0]}`);

@@ -9,6 +9,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
+import { runPeer, startPeerServer } from './tcp-peer.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
@@ -47,6 +49,7 @@ test('faultlens up: flows with exact bytes, requests with routes, RED metrics, c
   const before = sockPrograms();
   let up: ChildProcess | undefined;
   let web: ChildProcess | undefined;
+  let pair: NetnsPair | undefined;
   try {
     up = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'up', '--port', String(apiPort), '--data-dir', dataDir, '--interval', '300'], {
       cwd: ROOT,
@@ -91,7 +94,22 @@ test('faultlens up: flows with exact bytes, requests with routes, RED metrics, c
 
     const metrics = await (await fetch(`${api}/metrics`)).text();
     assert.match(metrics, /\/missing\/\{id\}/, 'RED series for the endpoint on /metrics');
+
+    // A hidden TCP fault between two namespace hosts (Nagle x delayed ACK, MTU 1500) becomes a stored
+    // finding with its evidence, without anyone running `faultlens diagnose`.
+    pair = createNetnsPair();
+    const server = await startPeerServer(pair.b, ['rr-server', pair.b.ip4, '0', '200', '100']);
+    const client = await runPeer(pair.a, ['rr-client', pair.b.ip4, String(server.port), '50', '100', '100', '100'], {});
+    await server.done;
+    t.diagnostic(`nagle client: ${client.perExchangeMs} ms per exchange`);
+    const finding = await waitFor('the Nagle finding in the store', async () => {
+      const r = (await (await fetch(`${api}/api/records/findings?limit=500`)).json()) as { rows: { kind: string; subject: string; data: { evidence: Record<string, unknown> } }[] };
+      return r.rows.find((f) => f.kind === 'tcp.nagle-delayed-ack' && f.subject.includes(`:${client.lport}->`));
+    }, 20_000);
+    const ackDelay = Number(finding.data.evidence.ackDelayMs);
+    assert.ok(ackDelay >= 35 && ackDelay <= 50, `stored ackDelayMs ${ackDelay}`);
   } finally {
+    pair?.destroy();
     web?.kill('SIGTERM');
     if (up && up.exitCode === null) {
       const exited = new Promise((r) => up!.once('exit', r));

@@ -72,6 +72,7 @@ function renderTrace(recs: RequestRecord[]): string {
 export function register(program: Command): void {
   program
     .command('trace')
+    .alias('traces') // `faultlens traces`: the recent traces as trees (no id)
     .argument('[id]', 'trace id, request (span) id, or X-Request-Id (default: the most recent traces)')
     .description('show a call chain as a tree: every service hop with method, route, status and latency')
     .option('--last <n>', 'without an id: this many of the most recent traces', (v) => {

@@ -7,10 +7,15 @@ import { startService, stopService } from '../services.js';
 import { loadStartContext } from '../lifecycle.js';
 import { adminPost, startHelper, startClient, stopHelpers, nstat, ssInfo } from './admin.js';
 import { injectFault, injectionUnavailable, type InjectedFault } from './inject-engine.js';
-import type { Scenario } from './types.js';
+import type { FaultKind, FaultTarget, Scenario, ScenarioContext } from './types.js';
 
 const SLOW_MS = 300;
-let activeFault: InjectedFault | undefined;
+const LOSS_PERCENT = 20;
+const PAYMENT_PORT = 8084;
+const FRONTEND_PORT = 8080;
+// The in-kernel TTL outlasts the fault window by this much (evidence is read just before the revert stops it);
+// if the runner dies, the kernel still ends the fault on its own shortly after the window.
+const TTL_GRACE_S = 5;
 let overflowsBefore = 0;
 const ioFile = (): string => join(cacheDir(), 'io-neighbour.dat');
 
@@ -116,37 +121,66 @@ export const SCENARIOS: Scenario[] = [
       rmSync(ioFile(), { force: true });
     },
   },
-  {
+  ebpfScenario({
     name: 'packet-loss',
-    description: '10 % packet loss on the orders -> payment edge (eBPF tc, needs issue 7)',
+    description: `${LOSS_PERCENT} % packet loss on the orders -> payment edge (eBPF tc on fl-pay's interface, only packets to/from orders on :8084)`,
     kind: 'packet-loss',
-    target: { service: 'payment', host: 'fl-pay', edge: { from: 'orders', to: 'payment' } },
+    target: { service: 'payment', host: 'fl-pay', endpoint: 'POST /charge', edge: { from: 'orders', to: 'payment' } },
     expectedRoutes: ['order'],
-    unavailable: injectionUnavailable,
-    inject: async () => {
-      activeFault = await injectFault({ kind: 'packet-loss', probability: 0.1, scope: { netns: 'fl-ord', remoteIp: serviceIp('payment'), direction: 'egress' }, ttlS: 300 });
-    },
-    revert: async () => {
-      await activeFault?.stop();
-      activeFault = undefined;
-    },
-  },
-  {
+    spec: { kind: 'loss', percent: LOSS_PERCENT, scope: { netns: 'fl-pay', remoteIp: serviceIp('orders'), localPort: PAYMENT_PORT, proto: 'tcp', direction: 'both' } },
+    counters: [['fl-ord', 'TcpRetransSegs'], ['fl-pay', 'TcpRetransSegs']],
+  }),
+  ebpfScenario({
     name: 'blackhole',
-    description: 'host fl-pay drops every packet (eBPF tc, needs issue 7)',
+    description: 'host fl-cat (catalog) drops every packet, both directions (eBPF tc): pages, product views and orders time out',
     kind: 'blackhole',
-    target: { service: 'payment', host: 'fl-pay' },
-    expectedRoutes: ['order'],
+    target: { service: 'catalog', host: 'fl-cat' },
+    expectedRoutes: ['home', 'browse', 'product', 'order'],
+    spec: { kind: 'blackhole', scope: { netns: 'fl-cat', direction: 'both' } },
+  }),
+  ebpfScenario({
+    name: 'request-fault',
+    description: 'GET /api/cart/... requests arriving at the frontend are dropped (eBPF tc, HTTP request match): cart views time out, all other routes stay healthy',
+    kind: 'request-timeout',
+    target: { service: 'frontend', host: 'fl-web', endpoint: 'GET /api/cart/:user', edge: { from: 'gateway', to: 'frontend' } },
+    expectedRoutes: ['cart-view'],
+    spec: { kind: 'request', method: 'GET', path: '/api/cart', action: 'timeout', scope: { netns: 'fl-web', localPort: FRONTEND_PORT, proto: 'tcp', direction: 'ingress' } },
+  }),
+];
+
+/**
+ * A scenario whose fault is one eBPF injection (src/inject spec without TTL): injected with TTL = fault window
+ * + grace, its in-kernel counters (and optional netns counters, as deltas) kept as evidence, stopped on revert.
+ */
+function ebpfScenario(o: {
+  name: string; description: string; kind: FaultKind; target: FaultTarget; expectedRoutes: string[];
+  spec: Record<string, unknown>; counters?: [ns: string, counter: string][];
+}): Scenario {
+  let fault: InjectedFault | undefined;
+  let before: number[] = [];
+  const readCounters = (): Promise<number[]> => Promise.all((o.counters ?? []).map(([ns, c]) => nstat(ns, c)));
+  return {
+    name: o.name, description: o.description, kind: o.kind, target: o.target, expectedRoutes: o.expectedRoutes,
     unavailable: injectionUnavailable,
-    inject: async () => {
-      activeFault = await injectFault({ kind: 'blackhole', scope: { netns: 'fl-pay', direction: 'both' }, ttlS: 300 });
+    inject: async (ctx: ScenarioContext) => {
+      before = await readCounters();
+      fault = await injectFault({ ...o.spec, ttlSec: ctx.faultS + TTL_GRACE_S, label: `demo scenario ${o.name}` });
+      ctx.log(`${o.name}: injected ${fault.id}: ${fault.description}`);
+    },
+    evidence: async () => {
+      const after = await readCounters();
+      const st = fault?.stats();
+      return {
+        fault: fault && { id: fault.id, description: fault.description, activeAtMs: fault.activeAtMs, packetsSeen: st?.seen, packetsActedOn: st?.acted, ended: fault.ended() },
+        ...Object.fromEntries((o.counters ?? []).map(([ns, c], i) => [`${ns}.${c}`, after[i]! - before[i]!])),
+      };
     },
     revert: async () => {
-      await activeFault?.stop();
-      activeFault = undefined;
+      await fault?.stop();
+      fault = undefined;
     },
-  },
-];
+  };
+}
 
 export function scenarioByName(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

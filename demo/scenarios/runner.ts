@@ -1,10 +1,15 @@
 // Runs one scenario end to end: load -> baseline -> inject -> hold -> revert -> recovery, then writes the
-// ground truth (JSON lines under the runtime dir; the store wiring comes with the lead's integration).
+// ground truth: JSON lines under the runtime dir, and (with a store) rows of the store's `faults` table —
+// the scenario's own ground truth plus every eBPF inject/stop/expiry event of its faults.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { rt } from '../paths.js';
 import { status } from '../lifecycle.js';
 import { runLoad, summarize, type LoadRecord, type Profile, type RouteSummary } from '../load.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { recordFaultEvents } from '../../src/inject/record.js';
 import { scenarioByName } from './registry.js';
+import { closeInjection, onInjectEvent } from './inject-engine.js';
+import { groundTruthRow } from './store-rows.js';
 import type { GroundTruth } from './types.js';
 
 export const groundTruthFile = (): string => rt('records', 'ground-truth.jsonl');
@@ -22,6 +27,8 @@ export interface ScenarioOptions {
   profile: Profile;
   log: (msg: string) => void;
   signal?: AbortSignal;
+  /** Also record the ground truth and the injection events in this store (duckdb:///path, clickhouse://...). */
+  storeUrl?: string;
 }
 
 export interface ScenarioResult {
@@ -52,7 +59,12 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
   if (reason) throw new Error(`scenario ${name} ${reason}`);
   const st = await status();
   if (!st.ready) throw new Error('the demo is not up: run `faultlens demo up` first');
-  const ctx = { log: opts.log };
+  // Opened before any load or fault, so a bad URL or a locked DuckDB file fails the run at once.
+  const store: Store | undefined = opts.storeUrl ? await openStore(opts.storeUrl) : undefined;
+  const storeErrors: string[] = [];
+  const onStoreError = (e: Error): void => void storeErrors.push(e.message);
+  if (store) onInjectEvent(recordFaultEvents(store, onStoreError));
+  const ctx = { log: opts.log, faultS: opts.faultS };
   const records: LoadRecord[] = [];
   const stopLoad = new AbortController();
   const load = runLoad({ rps: opts.rps, profile: opts.profile, durationS: Infinity, signal: stopLoad.signal, onRecord: (r) => records.push(r) });
@@ -60,11 +72,13 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
   let end = 0;
   let details: Record<string, unknown> | undefined;
   let failure: Error | undefined;
+  const truth = (): GroundTruth => ({ scenario: name, kind: scenario.kind, target: scenario.target, start, end, expectedRoutes: scenario.expectedRoutes, ...(details ? { details } : {}) });
   try {
     opts.log(`${name}: baseline ${opts.baselineS} s at ${opts.rps} rps`);
     await wait(opts.baselineS, opts.signal);
     opts.log(`${name}: injecting — ${scenario.description}`);
     start = Date.now();
+    store?.write('faults', [groundTruthRow(truth(), 'injected')]).catch(onStoreError);
     await bounded(scenario.inject(ctx), 30_000, 'inject');
     await wait(opts.faultS, opts.signal);
     if (scenario.evidence) details = await bounded(scenario.evidence(ctx), 10_000, 'evidence').catch((e: Error) => ({ evidenceError: e.message }));
@@ -79,11 +93,18 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
     });
   }
   end = Date.now();
+  closeInjection(); // nothing of this run stays attached, whatever revert did
   if (!failure) await wait(opts.recoveryS, opts.signal);
   stopLoad.abort();
   await load;
+  if (store) {
+    if (start) store.write('faults', [groundTruthRow(truth(), 'stopped', failure?.message)]).catch(onStoreError);
+    await store.flush().catch(onStoreError);
+    await store.close();
+    if (storeErrors.length) opts.log(`${name}: could not record in the store: ${storeErrors[0]}`);
+  }
   if (failure) throw new Error(`scenario ${name} failed: ${failure.message}`);
-  const groundTruth: GroundTruth = { scenario: name, kind: scenario.kind, target: scenario.target, start, end, expectedRoutes: scenario.expectedRoutes, ...(details ? { details } : {}) };
+  const groundTruth = truth();
   recordGroundTruth(groundTruth);
   // A request belongs to the phase in which it was sent (a slow request sent during the fault counts there).
   const phases = {

@@ -1,7 +1,7 @@
 // What a scenario is: a named, reversible fault with the ground truth it creates.
 export type FaultKind =
   | 'slow-endpoint' | 'cpu-saturation' | 'service-down' | 'error-rate' | 'listen-queue-overflow'
-  | 'nagle-delayed-ack' | 'ineffective-rcvbuf' | 'io-contention' | 'packet-loss' | 'blackhole';
+  | 'nagle-delayed-ack' | 'ineffective-rcvbuf' | 'io-contention' | 'packet-loss' | 'blackhole' | 'request-timeout';
 
 export interface FaultTarget {
   service: string; // demo service name (topology.ts)
@@ -23,6 +23,8 @@ export interface GroundTruth {
 
 export interface ScenarioContext {
   log: (msg: string) => void;
+  /** How long the fault stays active (s): eBPF faults take it (plus a grace) as their in-kernel TTL. */
+  faultS: number;
 }
 
 export interface Scenario {

@@ -106,14 +106,15 @@ export function register(program: Command): void {
     .option('--rps <n>', 'load: requests per second', intOpt, 20)
     .option('--profile <p>', 'load: steady | diurnal | bursty', 'steady')
     .option('--json', 'print the ground truth and per-phase route summaries as JSON')
-    .action(async (name: string, opts: { baseline: number; duration: number; recovery: number; rps: number; profile: string; json?: boolean }) => {
+    .option('--store <url>', 'also record the ground truth and injection events in this store\'s faults table (duckdb:///path, clickhouse://...)')
+    .action(async (name: string, opts: { baseline: number; duration: number; recovery: number; rps: number; profile: string; json?: boolean; store?: string }) => {
       const { runScenario, groundTruthFile } = await import('../../../demo/scenarios/runner.js');
       const { parseProfile } = await import('../../../demo/load.js');
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort()); // Ctrl-C: revert now, then stop
       const r = await runScenario(name, {
         baselineS: opts.baseline, faultS: opts.duration, recoveryS: opts.recovery, rps: opts.rps,
-        profile: parseProfile(opts.profile), log: say, signal: abort.signal,
+        profile: parseProfile(opts.profile), log: say, signal: abort.signal, storeUrl: opts.store,
       });
       if (opts.json) {
         console.log(JSON.stringify(r, null, 2));

@@ -4,9 +4,15 @@
 // 512-byte payload heads + FlowTable + the `flows --json` tick), started before and stopped after each ON
 // round, outside the timed window. Prints per-round figures, medians and the ON/OFF ratios, the agent's
 // record/drop counts and its CPU time per request (/proc/PID/stat), next to the machine's load.
+// --modes picks the agent variants, interleaved per round (default off,on):
+//   off    no agent;
+//   on     agent-child --agent flows-json (SockCollector + FlowTable + `flows --json` tick);
+//   flows  the product's agent, startAgent({ apm: false }) from src/cli/agent-runtime.ts, no-op sink;
+//   l7     the product's agent, startAgent({ apm: true }): flows + TCP collector + TLS uprobes + APM
+//          pipeline + TCP diagnosis, i.e. what `faultlens up` runs (minus the store).
 //
 //   node --import tsx bench/http-overhead.ts [--server nginx|node] [--rounds 3] [--duration 10]
-//        [--connections 32] [--threads 1] [--payload 512]
+//        [--connections 32] [--threads 1] [--payload 512] [--modes off,on | off,flows,l7]
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,20 +25,40 @@ import type { AgentStats } from './agent-child.js';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TARGET_LOSS = 0.05;
 
+type Mode = 'off' | 'on' | 'flows' | 'l7';
+const MODES: Record<Mode, { args: string[]; what: string }> = {
+  off: { args: [], what: 'no agent' },
+  on: { args: ['--agent', 'flows-json'], what: 'SockCollector + FlowTable + 1 s `flows --json` tick' },
+  flows: { args: ['--agent', 'runtime', '--apm', '0'], what: 'startAgent({ apm: false }), no-op sink' },
+  l7: { args: ['--agent', 'runtime', '--apm', '1'], what: 'startAgent({ apm: true }): + TCP collector, TLS uprobes, APM, TCP diagnosis; no-op sink' },
+};
+
+function parseModes(spec: string): Mode[] {
+  const modes = spec.split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: unknown mode '${m}' (off, on, flows, l7)`);
+  if (!modes.includes('off')) throw new Error('--modes must include off (the ratios are against it)');
+  if (new Set(modes).size !== modes.length) throw new Error('--modes lists a mode twice');
+  return modes as Mode[];
+}
+
 interface Round {
-  mode: 'off' | 'on'; wrk: WrkResult; load1: number; serverCpuUsPerReq: number; wrkCpuUsPerReq: number;
+  mode: Mode; wrk: WrkResult; load1: number; serverCpuUsPerReq: number; wrkCpuUsPerReq: number;
   stealPct: number; busyPct: number; // whole machine during the round: hypervisor steal, CPU busy
   agent?: {
     records: number; drops: number; delivered: number; cpuMs: number; cpuUsPerReq: number; recordsPerReq: number; flows: number;
-    serverRecordsPerReq: number; // records of the server process only: the rest is the client's and other sessions' traffic
+    serverRecordsPerReq: number | null; // records of the server process only (flows-json agent): the rest is the client's and other sessions' traffic
+    l7PerReq: number; // L7 request rows the agent produced per wrk request (l7 mode)
   };
 }
+
+const warned = new Set<string>(); // agent warnings, printed once per run
 
 class Agent {
   private constructor(readonly proc: ChildProcess, readonly pid: number) {}
 
-  static start(payload: number, watchPid: number): Promise<Agent> {
-    const proc = fork(fileURLToPath(new URL('agent-child.ts', import.meta.url)), ['--payload', String(payload), '--watch-pid', String(watchPid)], {
+  static start(mode: Mode, payload: number, watchPid: number): Promise<Agent> {
+    const args = [...MODES[mode].args, '--payload', String(payload), '--watch-pid', String(watchPid)];
+    const proc = fork(fileURLToPath(new URL('agent-child.ts', import.meta.url)), args, {
       cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     let err = '';
@@ -40,11 +66,12 @@ class Agent {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`agent not ready after 60 s\n${err}`)); }, 60_000);
       proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`agent exited (${code}) before it was ready:\n${err}`)); });
-      proc.once('message', (m: { type: string; pid: number; attached: number }) => {
+      proc.once('message', (m: { type: string; pid: number; attached: number; warnings?: string[] }) => {
         clearTimeout(t);
         proc.removeAllListeners('exit');
         if (m.type !== 'ready') return reject(new Error(`agent said ${JSON.stringify(m)}`));
         if (m.attached === 0) return reject(new Error('agent attached no tracepoint'));
+        for (const w of new Set(m.warnings ?? [])) if (!warned.has(w)) { warned.add(w); console.log(`  [agent ${mode}] warning: ${w}`); }
         resolve(new Agent(proc, m.pid));
       });
     });
@@ -75,6 +102,8 @@ async function main(): Promise<void> {
   const connections = numArg('connections', 32);
   const threads = numArg('threads', 1);
   const payload = numArg('payload', 512);
+  const modes = parseModes(strArg('modes', 'off,on'));
+  const onModes = modes.filter((x) => x !== 'off');
   if (process.getuid?.() !== 0) throw new Error('http-overhead needs root (the agent attaches eBPF programs)');
   for (const cmd of ['wrk', ...(serverKind === 'nginx' ? ['nginx'] : [])]) {
     if (!hasCommand(cmd)) {
@@ -91,16 +120,17 @@ async function main(): Promise<void> {
   const results: Round[] = [];
   try {
     console.log(`server: ${server.kind} at ${server.url}`);
-    console.log(`load: wrk -t${threads} -c${connections} -d${seconds}s --latency; agent: separate process, SockCollector(payload ${payload} B) + FlowTable + 1 s JSON tick`);
-    console.log(`rounds: ${rounds} x (off, on), interleaved, after a 2 s unmeasured warm-up\n`);
+    console.log(`load: wrk -t${threads} -c${connections} -d${seconds}s --latency; agent: separate process, payload ${payload} B`);
+    for (const x of modes) console.log(`  mode ${x.padEnd(5)}: ${MODES[x].what}`);
+    console.log(`rounds: ${rounds} x (${modes.join(', ')}), interleaved, after a 2 s unmeasured warm-up\n`);
     await runWrk(server.url, { threads, connections, seconds: 2 });
-    const rows = [['round', 'agent', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'records/req', 'server rec/req', 'records', 'drops', 'busy %', 'steal %', 'load1']];
-    for (let r = 0; r < rounds * 2; r++) {
-      const mode = r % 2 === 0 ? 'off' : 'on';
+    const rows = [['round', 'agent', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'records/req', 'server rec/req', 'L7 req/req', 'records', 'drops', 'busy %', 'steal %', 'load1']];
+    for (let r = 0; r < rounds * modes.length; r++) {
+      const mode = modes[r % modes.length];
       let before: AgentStats | undefined;
       let agentCpu0 = 0;
-      if (mode === 'on') {
-        agent = await Agent.start(payload, server.workerPid);
+      if (mode !== 'off') {
+        agent = await Agent.start(mode, payload, server.workerPid);
         await new Promise((res) => setTimeout(res, 500)); // let its first drain/tick settle
         before = await agent.stats();
         agentCpu0 = procCpuSeconds(agent.pid);
@@ -122,7 +152,8 @@ async function main(): Promise<void> {
         round.agent = {
           records, drops: Number(BigInt(after.drops) - BigInt(before.drops)), delivered: after.delivered - before.delivered,
           cpuMs: cpu * 1000, cpuUsPerReq: (cpu * 1e6) / wrk.requests, recordsPerReq: records / wrk.requests, flows: after.flows,
-          serverRecordsPerReq: (after.watchedRecords - before.watchedRecords) / wrk.requests,
+          serverRecordsPerReq: after.watchedRecords === null || before.watchedRecords === null ? null : (after.watchedRecords - before.watchedRecords) / wrk.requests,
+          l7PerReq: (after.requests - before.requests) / wrk.requests,
         };
         await agent.stop();
         agent = undefined;
@@ -130,51 +161,68 @@ async function main(): Promise<void> {
       results.push(round);
       const a = round.agent;
       const row = [String(r + 1), mode, int(wrk.reqPerSec), fixed(wrk.p50Ms, 3), fixed(wrk.p99Ms, 3), fixed(round.serverCpuUsPerReq, 1),
-        fixed(round.wrkCpuUsPerReq, 1), a ? fixed(a.cpuUsPerReq, 1) : '-', a ? fixed(a.recordsPerReq, 2) : '-', a ? fixed(a.serverRecordsPerReq, 2) : '-', a ? int(a.records) : '-',
+        fixed(round.wrkCpuUsPerReq, 1), a ? fixed(a.cpuUsPerReq, 1) : '-', a ? fixed(a.recordsPerReq, 2) : '-', a?.serverRecordsPerReq != null ? fixed(a.serverRecordsPerReq, 2) : '-', a ? fixed(a.l7PerReq, 2) : '-', a ? int(a.records) : '-',
         a ? int(a.drops) : '-', fixed(round.busyPct, 0), fixed(round.stealPct, 1), fixed(round.load1, 2)];
       rows.push(row);
-      console.log(`round ${row[0]} agent ${mode.padEnd(3)}: ${row[2]} req/s, p50 ${row[3]} ms, p99 ${row[4]} ms, server ${row[5]} + wrk ${row[6]} us CPU/req` +
-        (a ? `; agent ${int(a.records)} records written (${fixed(a.recordsPerReq, 2)}/req, server's own ${fixed(a.serverRecordsPerReq, 2)}/req), ${int(a.drops)} dropped, ${int(a.delivered)} delivered, ` +
+      console.log(`round ${row[0]} agent ${mode.padEnd(5)}: ${row[2]} req/s, p50 ${row[3]} ms, p99 ${row[4]} ms, server ${row[5]} + wrk ${row[6]} us CPU/req` +
+        (a ? `; agent ${int(a.records)} records written (${fixed(a.recordsPerReq, 2)}/req` + (a.serverRecordsPerReq !== null ? `, server's own ${fixed(a.serverRecordsPerReq, 2)}/req` : '') +
+          `), ${int(a.drops)} dropped` + (mode === 'on' ? `, ${int(a.delivered)} delivered` : '') + (mode === 'l7' ? `, ${fixed(a.l7PerReq, 2)} L7 requests/req` : '') + ', ' +
           `${int(a.cpuMs)} ms CPU = ${fixed(a.cpuUsPerReq, 1)} us/req` : '') +
         (wrk.socketErrors || wrk.non2xx ? ` [${wrk.socketErrors} socket errors, ${wrk.non2xx} non-2xx]` : '') + `  (load1 ${fixed(round.load1, 2)})`);
     }
-    const off = results.filter((x) => x.mode === 'off');
-    const on = results.filter((x) => x.mode === 'on');
     const m = (xs: Round[], f: (x: Round) => number) => median(xs.map(f));
-    const rpsOff = m(off, (x) => x.wrk.reqPerSec);
-    const rpsOn = m(on, (x) => x.wrk.reqPerSec);
-    const p99Off = m(off, (x) => x.wrk.p99Ms);
-    const p99On = m(on, (x) => x.wrk.p99Ms);
-    const loss = 1 - rpsOn / rpsOff;
-    console.log(`\n${table(rows)}\n`);
-    console.log(table([
-      ['median', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req'],
-      ['agent off', int(rpsOff), fixed(m(off, (x) => x.wrk.p50Ms), 3), fixed(p99Off, 3), fixed(m(off, (x) => x.serverCpuUsPerReq), 1), fixed(m(off, (x) => x.wrkCpuUsPerReq), 1)],
-      ['agent on', int(rpsOn), fixed(m(on, (x) => x.wrk.p50Ms), 3), fixed(p99On, 3), fixed(m(on, (x) => x.serverCpuUsPerReq), 1), fixed(m(on, (x) => x.wrkCpuUsPerReq), 1)],
-      ['on / off', fixed(rpsOn / rpsOff, 3), fixed(m(on, (x) => x.wrk.p50Ms) / m(off, (x) => x.wrk.p50Ms), 3), fixed(p99On / p99Off, 3),
-        fixed(m(on, (x) => x.serverCpuUsPerReq) / m(off, (x) => x.serverCpuUsPerReq), 3), fixed(m(on, (x) => x.wrkCpuUsPerReq) / m(off, (x) => x.wrkCpuUsPerReq), 3)],
-    ]));
-    const ag = on.map((x) => x.agent!);
-    console.log(`\nagent (median of ON rounds): ${fixed(median(ag.map((a) => a.recordsPerReq)), 2)} records/request, ` +
-      `${fixed(median(ag.map((a) => a.cpuUsPerReq)), 1)} us agent CPU/request, ${int(median(ag.map((a) => a.records / seconds)))} records/s; ` +
-      `${int(ag.reduce((n, a) => n + a.drops, 0))} records dropped, ${int(ag.reduce((n, a) => n + a.records, 0))} written (all ON rounds)`);
-    const foreign = median(ag.map((a) => a.recordsPerReq - 2 * a.serverRecordsPerReq));
-    if (foreign > 1) {
-      console.log(`WARNING: ~${fixed(foreign, 1)} records/request came from neither the server nor (by symmetry) wrk: ` +
-        'other sessions were doing socket I/O during the ON rounds, and the agent paid for it');
-    }
+    const of = (mode: Mode) => results.filter((x) => x.mode === mode);
+    const off = of('off');
     const spread = (xs: Round[]) => (Math.max(...xs.map((x) => x.wrk.reqPerSec)) - Math.min(...xs.map((x) => x.wrk.reqPerSec))) / median(xs.map((x) => x.wrk.reqPerSec));
-    const noise = Math.max(spread(off), spread(on));
-    const verdict = rounds < 2 ? 'INCONCLUSIVE: one round each gives no measure of the noise' : noise > TARGET_LOSS ? `INCONCLUSIVE: the rounds spread by ${fixed(100 * noise, 1)} %, more than the target itself` :
-      loss <= TARGET_LOSS ? 'MET' : 'NOT MET';
-    console.log(`throughput ratio on/off ${fixed(rpsOn / rpsOff, 3)} (loss ${fixed(100 * loss, 1)} %, target <= ${100 * TARGET_LOSS} %: ${verdict}); ` +
-      `p99 ratio on/off ${fixed(p99On / p99Off, 3)}`);
-    console.log(`round-to-round spread of req/s: off ${fixed(100 * spread(off), 1)} %, on ${fixed(100 * spread(on), 1)} %`);
-    // Load-independent view: on a CPU-bound box, throughput scales with 1 / (CPU per request of everything involved).
-    const cOff = m(off, (x) => x.serverCpuUsPerReq + x.wrkCpuUsPerReq);
-    const cOn = m(on, (x) => x.serverCpuUsPerReq + x.wrkCpuUsPerReq + (x.agent?.cpuUsPerReq ?? 0));
-    console.log(`CPU per request (server + wrk [+ agent]): off ${fixed(cOff, 1)} us, on ${fixed(cOn, 1)} us -> if CPU-bound, expected throughput ratio ` +
-      `${fixed(cOff / cOn, 3)} (loss ${fixed(100 * (1 - cOff / cOn), 1)} %); of which the agent process alone: ${fixed(median(ag.map((a) => a.cpuUsPerReq)), 1)} us/req`);
+    const cpuOf = (x: Round) => x.serverCpuUsPerReq + x.wrkCpuUsPerReq + (x.agent?.cpuUsPerReq ?? 0);
+    const rpsOff = m(off, (x) => x.wrk.reqPerSec);
+    const p50Off = m(off, (x) => x.wrk.p50Ms);
+    const p99Off = m(off, (x) => x.wrk.p99Ms);
+    const cOff = m(off, cpuOf);
+    console.log(`\n${table(rows)}\n`);
+    const med: string[][] = [['median', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'total CPU us/req']];
+    const ratios: string[][] = [['vs off', 'req/s ratio', 'p50 ratio', 'p99 ratio', 'total CPU/req ratio', 'CPU-bound req/s ratio']];
+    for (const mode of modes) {
+      const xs = of(mode);
+      med.push([`agent ${mode}`, int(m(xs, (x) => x.wrk.reqPerSec)), fixed(m(xs, (x) => x.wrk.p50Ms), 3), fixed(m(xs, (x) => x.wrk.p99Ms), 3),
+        fixed(m(xs, (x) => x.serverCpuUsPerReq), 1), fixed(m(xs, (x) => x.wrkCpuUsPerReq), 1), mode === 'off' ? '-' : fixed(m(xs, (x) => x.agent!.cpuUsPerReq), 1), fixed(m(xs, cpuOf), 1)]);
+      if (mode !== 'off') {
+        const c = m(xs, cpuOf);
+        ratios.push([`${mode} / off`, fixed(m(xs, (x) => x.wrk.reqPerSec) / rpsOff, 3), fixed(m(xs, (x) => x.wrk.p50Ms) / p50Off, 3), fixed(m(xs, (x) => x.wrk.p99Ms) / p99Off, 3),
+          fixed(c / cOff, 3), fixed(cOff / c, 3)]);
+      }
+    }
+    console.log(table(med));
+    console.log('');
+    console.log(table(ratios));
+    for (const mode of onModes) {
+      const xs = of(mode);
+      const ag = xs.map((x) => x.agent!);
+      const rps = m(xs, (x) => x.wrk.reqPerSec);
+      const loss = 1 - rps / rpsOff;
+      console.log(`\n[${mode}] agent (median of its rounds): ${fixed(median(ag.map((a) => a.recordsPerReq)), 2)} records/request, ` +
+        `${fixed(median(ag.map((a) => a.cpuUsPerReq)), 1)} us agent CPU/request, ${int(median(ag.map((a) => a.records / seconds)))} records/s` +
+        (mode === 'l7' ? `, ${fixed(median(ag.map((a) => a.l7PerReq)), 2)} L7 requests/request` : '') +
+        `; ${int(ag.reduce((n, a) => n + a.drops, 0))} records dropped, ${int(ag.reduce((n, a) => n + a.records, 0))} written (all its rounds)`);
+      const own = ag.filter((a) => a.serverRecordsPerReq !== null);
+      if (own.length) {
+        const foreign = median(own.map((a) => a.recordsPerReq - 2 * a.serverRecordsPerReq!));
+        if (foreign > 1) {
+          console.log(`WARNING: ~${fixed(foreign, 1)} records/request came from neither the server nor (by symmetry) wrk: ` +
+            `other sessions were doing socket I/O during the ${mode} rounds, and the agent paid for it`);
+        }
+      }
+      const noise = Math.max(spread(off), spread(xs));
+      const verdict = rounds < 2 ? 'INCONCLUSIVE: one round each gives no measure of the noise' : noise > TARGET_LOSS ? `INCONCLUSIVE: the rounds spread by ${fixed(100 * noise, 1)} %, more than the target itself` :
+        loss <= TARGET_LOSS ? 'MET' : 'NOT MET';
+      console.log(`[${mode}] throughput ratio ${mode}/off ${fixed(rps / rpsOff, 3)} (loss ${fixed(100 * loss, 1)} %, target <= ${100 * TARGET_LOSS} %: ${verdict}); ` +
+        `p99 ratio ${mode}/off ${fixed(m(xs, (x) => x.wrk.p99Ms) / p99Off, 3)}`);
+      // Load-independent view: on a CPU-bound box, throughput scales with 1 / (CPU per request of everything involved).
+      const c = m(xs, cpuOf);
+      console.log(`[${mode}] CPU per request (server + wrk + agent): off ${fixed(cOff, 1)} us, ${mode} ${fixed(c, 1)} us -> if CPU-bound, expected throughput ratio ` +
+        `${fixed(cOff / c, 3)} (loss ${fixed(100 * (1 - cOff / c), 1)} %); of which the agent process alone: ${fixed(median(ag.map((a) => a.cpuUsPerReq)), 1)} us/req`);
+    }
+    console.log(`\nround-to-round spread of req/s: ${modes.map((x) => `${x} ${fixed(100 * spread(of(x)), 1)} %`).join(', ')}`);
     console.log(`done — ${machineHeader()}`);
   } finally {
     await cleanup();

@@ -6,9 +6,10 @@
 // namespaces (a veth pair between two namespaces is one flow with a process on each end); loopback and
 // unspecified addresses are only meaningful inside one netns, so those flows keep the netns in the key.
 //
-// Hot path (fold): numeric fields only, keyed by a 32-bit hash of the 12 key words with collision chains;
+// Hot path (fold): numeric fields only (in one pooled Float64Array), keyed by a 32-bit hash of the 12 key words
+// with collision chains (the key is compared from int fields on the entry);
 // strings (comm) are made once per end, IP text only when a snapshot is taken.
-import type { Flow, ProcessRef } from '../model/flow.js';
+import type { Flow } from '../model/flow.js';
 import { formatAddrWords, isLoopbackWords } from '../collect/ip-format.js';
 import { errnoName, type SockRecordView } from '../collect/sock-decoder.js';
 import { IPPROTO_TCP, SOCK_SYSCALLS, SockDir, SockKind, SockRole } from '../collect/sock-event.js';
@@ -37,31 +38,53 @@ export interface FlowTableStats {
 
 const KEY_WORDS = 12; // nsKey, proto, a0..a3, aport, b0..b3, bport
 
-/** One flow; end 0 is the lower endpoint of the key ("A"), end 1 the higher ("B"). */
+// Every numeric field of a flow lives in one table-wide Float64Array, STRIDE doubles per flow (one
+// 256-byte region), instead of a dozen small per-flow arrays: a record touches 2-3 adjacent cache lines.
+const STRIDE = 32;
+const F_FIRST_NS = 0;
+const F_LAST_NS = 1;
+const F_OPEN_NS = 2;
+const F_CLOSED_AT = 3;
+const F_FIRST_SENDER = 4; // end that moved the first data (0/1), -1 before any data: the initiator
+const END_BASE = [6, 16]; // per-end block of 10 doubles, written only by that end's records
+// per-end fields (offsets inside an end's block)
+const E_PID = 0;
+const E_NETNS = 1;
+const E_SOCK = 2; // sockIdNum: a cheap change detector for the bigint socket id
+const E_ROLE = 3; // SockRole seen on that end's socket
+const E_CLOSED_NS = 4;
+const E_SYSCALLS = 5; // bit per enum sock_syscall used on that end
+const E_SENT = 6; // bytes this end sent (direction this end -> peer)
+const E_SEND_CALLS = 7;
+const E_RECVD = 8; // bytes this end received (direction peer -> this end)
+const E_RECV_CALLS = 9;
+
+/** One flow; end 0 is the lower endpoint of the key ("A"), end 1 the higher ("B"). Numbers live at
+ * `base` in the table's pool; the object keeps the key (also inline, for the lookup), strings and bigints. */
 class FlowEntry {
-  next: FlowEntry | undefined;
-  readonly pid = [0, 0];
-  readonly comm = ['', ''];
-  readonly cgroup: [bigint, bigint] = [0n, 0n];
-  readonly netns = [0, 0];
-  readonly sockNum = [0, 0];
-  readonly sockId: [bigint, bigint] = [0n, 0n];
-  readonly role = [0, 0]; // SockRole seen on that end's socket
-  readonly closedNs = [0, 0];
-  readonly syscalls = [0, 0]; // bit per enum sock_syscall used on that end
-  // [0] = A -> B, [1] = B -> A
-  readonly sent = [0, 0];
-  readonly recv = [0, 0];
-  readonly sendCalls = [0, 0];
-  readonly recvCalls = [0, 0];
-  errors: Map<number, number> | undefined;
-  firstSender = -1; // end that moved the first data (0/1), -1 before any data: the initiator
-  firstNs = 0;
-  lastNs = 0;
-  openNs = 0;
-  closedAt = 0;
+  next: FlowEntry | undefined = undefined;
+  comm0 = '';
+  comm1 = '';
+  cgroup0 = 0n;
+  cgroup1 = 0n;
+  sockId0 = 0n;
+  sockId1 = 0n;
+  errors: Map<number, number> | undefined = undefined;
   dirty = true;
-  constructor(readonly key: Uint32Array, readonly hash: number) {}
+  // immutable text, made on the first snapshot
+  ip0: string | undefined = undefined;
+  ip1: string | undefined = undefined;
+  id: string | undefined = undefined;
+  idClient = -1; // client end the cached id was made for
+  // the key as int32 (small integers), compared without touching the key array
+  readonly k0: number; readonly k1: number; readonly k2: number; readonly k3: number;
+  readonly k4: number; readonly k5: number; readonly k6: number; readonly k7: number;
+  readonly k8: number; readonly k9: number; readonly k10: number; readonly k11: number;
+  constructor(readonly key: Uint32Array, readonly hash: number, public base: number) {
+    this.k0 = key[0] | 0; this.k1 = key[1] | 0; this.k2 = key[2] | 0; this.k3 = key[3] | 0;
+    this.k4 = key[4] | 0; this.k5 = key[5] | 0; this.k6 = key[6] | 0; this.k7 = key[7] | 0;
+    this.k8 = key[8] | 0; this.k9 = key[9] | 0; this.k10 = key[10] | 0; this.k11 = key[11] | 0;
+  }
 }
 
 function hashWords(k: Uint32Array): number {
@@ -70,23 +93,29 @@ function hashWords(k: Uint32Array): number {
     h = Math.imul(h ^ k[i], 0x01000193);
     h ^= h >>> 15;
   }
-  return h & 0x3fffffff; // a small integer (Smi) keeps Map lookups off the heap-number path
+  return h & 0x3fffffff; // a small integer (Smi): masked, it indexes the bucket array
 }
 
-function sameKey(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[i]) return false;
-  return true;
+function sameKey(e: FlowEntry, k: Int32Array): boolean {
+  return e.k0 === k[0] && e.k1 === k[1] && e.k2 === k[2] && e.k3 === k[3] && e.k4 === k[4] && e.k5 === k[5] &&
+    e.k6 === k[6] && e.k7 === k[7] && e.k8 === k[8] && e.k9 === k[9] && e.k10 === k[10] && e.k11 === k[11];
 }
 
 export class FlowTable {
-  private readonly buckets = new Map<number, FlowEntry>();
+  // chained hash table: bucket = hash & mask, grown (x2) when it holds more flows than buckets
+  private buckets: (FlowEntry | undefined)[] = new Array<FlowEntry | undefined>(1024).fill(undefined);
+  private mask = 1023;
   private readonly scratch = new Uint32Array(KEY_WORDS);
+  private readonly scratchI = new Int32Array(this.scratch.buffer); // the same words as int32, for sameKey
   private readonly local = new Uint32Array(5); // 4 address words + port
   private readonly remote = new Uint32Array(5);
   private readonly serverPorts = new Set<number>(); // local TCP ports seen on accepted sockets
   private readonly udpAddrs = new Map<number, Uint32Array>(); // ownPort*65536+peerPort -> own address words
   private readonly udpOrphans = new Map<number, FlowEntry[]>(); // UDP flows with an unresolved end, by port pair
   private readonly opts: Required<FlowTableOptions>;
+  private num = new Float64Array(STRIDE * 256); // the flows' numeric fields, STRIDE per flow (grows)
+  private readonly freeBases: number[] = []; // released regions of `num`
+  private nextBase = 0; // first never-used region
   private count = 0;
   private finished: Flow[] = []; // flows ended by tuple reuse, handed out by the next evict()
   readonly stats: FlowTableStats = { folded: 0, skipped: 0, invalid: 0, flows: 0, evicted: 0 };
@@ -150,66 +179,69 @@ export class FlowTable {
       k[2 + i] = a[i];
       k[7 + i] = b[i];
     }
+    const errno = v.retErrno;
     let e = this.lookupOrCreate(k);
-    if (e.closedAt !== 0 && (kind === SockKind.connect || kind === SockKind.accept) && v.retErrno === 0) {
+    if (this.num[e.base + F_CLOSED_AT] !== 0 && (kind === SockKind.connect || kind === SockKind.accept) && errno === 0) {
       // the tuple is reused by a new connection: the old flow is finished, a new one starts
       this.finished.push(this.snapshot(e));
       this.remove(e);
       e = this.lookupOrCreate(k);
     }
     const end = localIsA ? 0 : 1;
-    const toPeer = end; // index of the direction local -> peer
-    const fromPeer = 1 - end;
+    const n = this.num; // after lookupOrCreate, which may grow the pool
+    const base = e.base;
+    const o = base + (end === 0 ? 6 : 16); // END_BASE[end]
 
     const ts = v.tsNs;
-    if (e.firstNs === 0 || ts < e.firstNs) e.firstNs = ts;
-    if (ts > e.lastNs) e.lastNs = ts;
+    const first = n[base + F_FIRST_NS];
+    if (first === 0 || ts < first) n[base + F_FIRST_NS] = ts;
+    if (ts > n[base + F_LAST_NS]) n[base + F_LAST_NS] = ts;
     e.dirty = true;
     this.stats.folded++;
 
     const pid = v.pid;
-    if (e.pid[end] !== pid) {
-      e.pid[end] = pid;
-      e.comm[end] = v.comm();
-      e.cgroup[end] = v.cgroupId;
+    if (n[o + E_PID] !== pid) {
+      n[o + E_PID] = pid;
+      if (end === 0) { e.comm0 = v.comm(); e.cgroup0 = v.cgroupId; } else { e.comm1 = v.comm(); e.cgroup1 = v.cgroupId; }
     }
-    e.netns[end] = netns;
+    n[o + E_NETNS] = netns;
     const sock = v.sockIdNum;
-    if (e.sockNum[end] !== sock) {
-      e.sockNum[end] = sock;
-      e.sockId[end] = v.sockId;
+    if (n[o + E_SOCK] !== sock) {
+      n[o + E_SOCK] = sock;
+      if (end === 0) e.sockId0 = v.sockId; else e.sockId1 = v.sockId;
     }
     const role = v.role;
-    if (role !== SockRole.unknown) e.role[end] = role;
-    e.syscalls[end] |= 1 << v.syscall;
+    if (role !== SockRole.unknown) n[o + E_ROLE] = role;
+    n[o + E_SYSCALLS] = n[o + E_SYSCALLS] | (1 << v.syscall);
 
-    const errno = v.retErrno;
     if (kind === SockKind.data) {
       const bytes = v.bytes;
-      if (e.firstSender < 0 && bytes > 0) e.firstSender = v.dir === SockDir.send ? end : 1 - end;
-      if (v.dir === SockDir.send) {
-        e.sent[toPeer] += bytes;
-        if (bytes > 0) e.sendCalls[toPeer]++;
+      const send = v.dir === SockDir.send;
+      if (bytes > 0 && n[base + F_FIRST_SENDER] < 0) n[base + F_FIRST_SENDER] = send ? end : 1 - end;
+      if (send) {
+        n[o + E_SENT] += bytes;
+        if (bytes > 0) n[o + E_SEND_CALLS]++;
       } else {
-        e.recv[fromPeer] += bytes;
-        if (bytes > 0) e.recvCalls[fromPeer]++;
+        n[o + E_RECVD] += bytes;
+        if (bytes > 0) n[o + E_RECV_CALLS]++;
       }
       if (errno) this.addError(e, errno);
     } else if (kind === SockKind.connect) {
-      e.role[end] = SockRole.client;
-      if (e.openNs === 0) e.openNs = ts;
+      n[o + E_ROLE] = SockRole.client;
+      if (n[base + F_OPEN_NS] === 0) n[base + F_OPEN_NS] = ts;
       if (errno && errno !== EINPROGRESS) {
         this.addError(e, errno);
-        if (proto === IPPROTO_TCP) e.closedAt = ts; // a refused/timed-out TCP connect ends the flow
+        if (proto === IPPROTO_TCP) n[base + F_CLOSED_AT] = ts; // a refused/timed-out TCP connect ends the flow
       }
     } else if (kind === SockKind.accept) {
-      e.role[end] = SockRole.server;
-      if (e.openNs === 0 || ts < e.openNs) e.openNs = ts;
+      n[o + E_ROLE] = SockRole.server;
+      const open = n[base + F_OPEN_NS];
+      if (open === 0 || ts < open) n[base + F_OPEN_NS] = ts;
     } else if (kind === SockKind.close) {
-      e.closedNs[end] = ts;
+      n[o + E_CLOSED_NS] = ts;
       // Closed when every end we have seen is closed (a remote end is never seen).
-      const other = 1 - end;
-      if (e.pid[other] === 0 || e.closedNs[other] !== 0) e.closedAt = ts;
+      const other = base + END_BASE[1 - end];
+      if (n[other + E_PID] === 0 || n[other + E_CLOSED_NS] !== 0) n[base + F_CLOSED_AT] = ts;
     }
   }
 
@@ -245,6 +277,7 @@ export class FlowTable {
     const list = this.udpOrphans.get(this.orphanKey(e.key));
     if (!list) return;
     const k = e.key;
+    const n = this.num;
     const endOf = (o: FlowEntry, j: number): number => { // orphan end j -> end of e, or -1
       const oo = j === 0 ? 2 : 7;
       for (let i = 0; i < 2; i++) {
@@ -265,24 +298,42 @@ export class FlowTable {
       const map = [m0, m1];
       for (let j = 0; j < 2; j++) {
         const i = map[j];
-        if (!e.pid[i] && o.pid[j]) { e.pid[i] = o.pid[j]; e.comm[i] = o.comm[j]; e.cgroup[i] = o.cgroup[j]; }
-        if (!e.netns[i]) e.netns[i] = o.netns[j];
-        if (!e.sockNum[i]) { e.sockNum[i] = o.sockNum[j]; e.sockId[i] = o.sockId[j]; }
-        if (!e.role[i]) e.role[i] = o.role[j];
-        e.syscalls[i] |= o.syscalls[j];
-        // direction j -> other(j) becomes i -> other(i): index = the sending end
-        e.sent[i] += o.sent[j];
-        e.recv[i] += o.recv[j];
-        e.sendCalls[i] += o.sendCalls[j];
-        e.recvCalls[i] += o.recvCalls[j];
+        // orphan end j is e's end i: its block (what it sent and received, its socket) moves over whole
+        const ei = e.base + END_BASE[i];
+        const oj = o.base + END_BASE[j];
+        if (!n[ei + E_PID] && n[oj + E_PID]) {
+          n[ei + E_PID] = n[oj + E_PID];
+          this.setProc(e, i, this.commOf(o, j), this.cgroupOf(o, j));
+        }
+        if (!n[ei + E_NETNS]) n[ei + E_NETNS] = n[oj + E_NETNS];
+        if (!n[ei + E_SOCK]) { n[ei + E_SOCK] = n[oj + E_SOCK]; this.setSockId(e, i, this.sockIdOf(o, j)); }
+        if (!n[ei + E_ROLE]) n[ei + E_ROLE] = n[oj + E_ROLE];
+        n[ei + E_SYSCALLS] = n[ei + E_SYSCALLS] | n[oj + E_SYSCALLS];
+        n[ei + E_SENT] += n[oj + E_SENT];
+        n[ei + E_SEND_CALLS] += n[oj + E_SEND_CALLS];
+        n[ei + E_RECVD] += n[oj + E_RECVD];
+        n[ei + E_RECV_CALLS] += n[oj + E_RECV_CALLS];
       }
-      if (o.errors) for (const [errno, n] of o.errors) { if (!e.errors) e.errors = new Map(); e.errors.set(errno, (e.errors.get(errno) ?? 0) + n); }
-      if (o.firstNs && (!e.firstNs || o.firstNs < e.firstNs)) e.firstNs = o.firstNs;
-      if (o.lastNs > e.lastNs) e.lastNs = o.lastNs;
-      if (o.firstSender >= 0 && (e.firstSender < 0 || o.firstNs <= e.firstNs)) e.firstSender = map[o.firstSender];
+      if (o.errors) for (const [errno, c] of o.errors) { if (!e.errors) e.errors = new Map(); e.errors.set(errno, (e.errors.get(errno) ?? 0) + c); }
+      const eb = e.base;
+      const ob = o.base;
+      if (n[ob + F_FIRST_NS] && (!n[eb + F_FIRST_NS] || n[ob + F_FIRST_NS] < n[eb + F_FIRST_NS])) n[eb + F_FIRST_NS] = n[ob + F_FIRST_NS];
+      if (n[ob + F_LAST_NS] > n[eb + F_LAST_NS]) n[eb + F_LAST_NS] = n[ob + F_LAST_NS];
+      const ofs = n[ob + F_FIRST_SENDER];
+      if (ofs >= 0 && (n[eb + F_FIRST_SENDER] < 0 || n[ob + F_FIRST_NS] <= n[eb + F_FIRST_NS])) n[eb + F_FIRST_SENDER] = map[ofs];
       this.remove(o);
       this.stats.evicted--; // merged, not evicted
     }
+  }
+
+  private commOf(e: FlowEntry, end: number): string { return end === 0 ? e.comm0 : e.comm1; }
+  private cgroupOf(e: FlowEntry, end: number): bigint { return end === 0 ? e.cgroup0 : e.cgroup1; }
+  private sockIdOf(e: FlowEntry, end: number): bigint { return end === 0 ? e.sockId0 : e.sockId1; }
+  private setProc(e: FlowEntry, end: number, comm: string, cgroup: bigint): void {
+    if (end === 0) { e.comm0 = comm; e.cgroup0 = cgroup; } else { e.comm1 = comm; e.cgroup1 = cgroup; }
+  }
+  private setSockId(e: FlowEntry, end: number, id: bigint): void {
+    if (end === 0) e.sockId0 = id; else e.sockId1 = id;
   }
 
   private addError(e: FlowEntry, errno: number): void {
@@ -290,15 +341,33 @@ export class FlowTable {
     e.errors.set(errno, (e.errors.get(errno) ?? 0) + 1);
   }
 
+  /** A zeroed STRIDE-double region of the pool for a new flow. */
+  private allocBase(): number {
+    let base = this.freeBases.pop();
+    if (base === undefined) {
+      base = this.nextBase;
+      this.nextBase += STRIDE;
+      if (this.nextBase > this.num.length) {
+        const grown = new Float64Array(this.num.length * 2);
+        grown.set(this.num);
+        this.num = grown;
+      }
+    }
+    this.num[base + F_FIRST_SENDER] = -1;
+    return base;
+  }
+
   private lookupOrCreate(k: Uint32Array): FlowEntry {
     const h = hashWords(k);
-    const head = this.buckets.get(h);
-    for (let e = head; e; e = e.next) if (sameKey(e.key, k)) return e;
-    const e = new FlowEntry(Uint32Array.from(k), h);
+    const head = this.buckets[h & this.mask];
+    const ki = this.scratchI;
+    for (let e = head; e; e = e.next) if (sameKey(e, ki)) return e;
+    const e = new FlowEntry(Uint32Array.from(k), h, this.allocBase());
     e.next = head;
-    this.buckets.set(h, e);
+    this.buckets[h & this.mask] = e;
     this.count++;
     this.stats.flows = this.count;
+    if (this.count > this.buckets.length) this.growBuckets();
     if (k[1] !== IPPROTO_TCP) {
       if (isUnspecified(e.key.subarray(2, 7)) || isUnspecified(e.key.subarray(7, 12))) {
         const ok = this.orphanKey(e.key);
@@ -313,21 +382,38 @@ export class FlowTable {
     return e;
   }
 
+  private growBuckets(): void {
+    const old = this.buckets;
+    this.buckets = new Array<FlowEntry | undefined>(old.length * 2).fill(undefined);
+    this.mask = this.buckets.length - 1;
+    for (const head of old) {
+      for (let e = head; e; ) {
+        const next = e.next;
+        const i = e.hash & this.mask;
+        e.next = this.buckets[i];
+        this.buckets[i] = e;
+        e = next;
+      }
+    }
+  }
+
   private *entries(): IterableIterator<FlowEntry> {
-    for (const head of this.buckets.values()) for (let e: FlowEntry | undefined = head; e; e = e.next) yield e;
+    for (const head of this.buckets) for (let e: FlowEntry | undefined = head; e; e = e.next) yield e;
   }
 
   private remove(victim: FlowEntry): void {
     let prev: FlowEntry | undefined;
-    for (let e = this.buckets.get(victim.hash); e; prev = e, e = e.next) {
+    for (let e = this.buckets[victim.hash & this.mask]; e; prev = e, e = e.next) {
       if (e !== victim) continue;
       if (prev) prev.next = e.next;
-      else if (e.next) this.buckets.set(e.hash, e.next);
-      else this.buckets.delete(e.hash);
+      else this.buckets[e.hash & this.mask] = e.next;
       this.count--;
       this.stats.evicted++;
       this.stats.flows = this.count;
       if (victim.key[1] !== IPPROTO_TCP) this.forgetOrphan(victim);
+      this.num.fill(0, victim.base, victim.base + STRIDE);
+      this.freeBases.push(victim.base);
+      victim.base = -1; // a removed entry must not be read again
       return;
     }
   }
@@ -343,7 +429,8 @@ export class FlowTable {
 
   private evictOldest(keep: FlowEntry): void {
     let oldest: FlowEntry | undefined;
-    for (const e of this.entries()) if (e !== keep && (!oldest || e.lastNs < oldest.lastNs)) oldest = e;
+    const n = this.num;
+    for (const e of this.entries()) if (e !== keep && (!oldest || n[e.base + F_LAST_NS] < n[oldest.base + F_LAST_NS])) oldest = e;
     if (oldest) this.remove(oldest);
   }
 
@@ -353,8 +440,10 @@ export class FlowTable {
     const out: Flow[] = this.finished;
     this.finished = [];
     const victims: FlowEntry[] = [];
+    const n = this.num;
     for (const e of this.entries()) {
-      if ((e.closedAt && nowNs - e.closedAt > this.opts.closedTtlNs) || nowNs - e.lastNs > this.opts.idleTtlNs) victims.push(e);
+      const closedAt = n[e.base + F_CLOSED_AT];
+      if ((closedAt && nowNs - closedAt > this.opts.closedTtlNs) || nowNs - n[e.base + F_LAST_NS] > this.opts.idleTtlNs) victims.push(e);
     }
     for (const e of victims) {
       out.push(this.snapshot(e));
@@ -383,8 +472,11 @@ export class FlowTable {
 
   /** Which end (0 = A, 1 = B) is the client. */
   private clientEnd(e: FlowEntry): 0 | 1 {
-    if (e.role[0] === SockRole.client || e.role[1] === SockRole.server) return 0;
-    if (e.role[1] === SockRole.client || e.role[0] === SockRole.server) return 1;
+    const n = this.num;
+    const r0 = n[e.base + END_BASE[0] + E_ROLE];
+    const r1 = n[e.base + END_BASE[1] + E_ROLE];
+    if (r0 === SockRole.client || r1 === SockRole.server) return 0;
+    if (r1 === SockRole.client || r0 === SockRole.server) return 1;
     const pa = e.key[6];
     const pb = e.key[11];
     if (e.key[1] === IPPROTO_TCP) { // listening ports are TCP's (accept); a UDP port number says nothing
@@ -395,56 +487,71 @@ export class FlowTable {
     const ea = pa >= EPHEMERAL_MIN;
     const eb = pb >= EPHEMERAL_MIN;
     if (ea !== eb) return ea ? 0 : 1;
-    if (e.firstSender >= 0) return e.firstSender as 0 | 1; // who spoke first (UDP request/response)
+    const fs = n[e.base + F_FIRST_SENDER];
+    if (fs >= 0) return fs as 0 | 1; // who spoke first (UDP request/response)
     return pa >= pb ? 0 : 1; // the higher port is more likely the ephemeral one
+  }
+
+  /** IP text of one end: the key never changes, so it is formatted once per flow. */
+  private ipText(e: FlowEntry, end: number): string {
+    const k = e.key;
+    if (end === 0) return (e.ip0 ??= formatAddrWords(k[2], k[3], k[4], k[5]));
+    return (e.ip1 ??= formatAddrWords(k[7], k[8], k[9], k[10]));
   }
 
   private snapshot(e: FlowEntry): Flow {
     const c = this.clientEnd(e);
     const s = 1 - c;
     const k = e.key;
-    const ep = (end: number) => {
-      const o = end === 0 ? 2 : 7;
-      return { ip: formatAddrWords(k[o], k[o + 1], k[o + 2], k[o + 3]), port: k[o + 4] };
-    };
-    const proc = (end: number): ProcessRef | undefined =>
-      e.pid[end] ? { pid: e.pid[end], comm: e.comm[end], cgroupId: e.cgroup[end] } : undefined;
-    const client = ep(c);
-    const server = ep(s);
+    const n = this.num;
+    const base = e.base;
+    const cb = base + END_BASE[c];
+    const sb = base + END_BASE[s];
+    const client = { ip: this.ipText(e, c), port: k[c === 0 ? 6 : 11] };
+    const server = { ip: this.ipText(e, s), port: k[s === 0 ? 6 : 11] };
     const proto = k[1] === IPPROTO_TCP ? 'tcp' : 'udp';
-    const nsOf = (end: number) => e.netns[end] || undefined;
+    if (e.idClient !== c) {
+      e.id = `${k[0] || 0}:${proto}:${client.ip}:${client.port}-${server.ip}:${server.port}`;
+      e.idClient = c;
+    }
     const errors: Record<string, number> = {};
-    if (e.errors) for (const [errno, n] of e.errors) errors[errnoName(errno)] = n;
+    if (e.errors) for (const [errno, count] of e.errors) errors[errnoName(errno)] = count;
     const sockets: bigint[] = [];
-    for (const id of e.sockId) if (id) sockets.push(id);
-    const netns = e.netns[c] || e.netns[s];
+    if (e.sockId0) sockets.push(e.sockId0);
+    if (e.sockId1) sockets.push(e.sockId1);
+    const cNs = n[cb + E_NETNS];
+    const sNs = n[sb + E_NETNS];
+    const firstSeenNs = BigInt(Math.round(n[base + F_OPEN_NS] || n[base + F_FIRST_NS]));
+    const lastSeenNs = BigInt(Math.round(n[base + F_LAST_NS]));
     const flow: Flow = {
-      id: `${k[0] || 0}:${proto}:${client.ip}:${client.port}-${server.ip}:${server.port}`,
-      netns,
+      id: e.id!,
+      netns: cNs || sNs,
       proto,
       client,
       server,
       socketCookies: sockets,
-      firstSeenNs: BigInt(Math.round(e.openNs || e.firstNs)),
-      lastSeenNs: BigInt(Math.round(e.lastNs)),
-      bytesClientToServer: Math.max(e.sent[c], e.recv[c]),
-      bytesServerToClient: Math.max(e.sent[s], e.recv[s]),
-      callsClientToServer: e.sendCalls[c] || e.recvCalls[c],
-      callsServerToClient: e.sendCalls[s] || e.recvCalls[s],
+      firstSeenNs,
+      lastSeenNs,
+      // direction client -> server: what the client end sent, or what the server end received
+      bytesClientToServer: Math.max(n[cb + E_SENT], n[sb + E_RECVD]),
+      bytesServerToClient: Math.max(n[sb + E_SENT], n[cb + E_RECVD]),
+      callsClientToServer: n[cb + E_SEND_CALLS] || n[sb + E_RECV_CALLS],
+      callsServerToClient: n[sb + E_SEND_CALLS] || n[cb + E_RECV_CALLS],
       errors,
-      clientNetns: nsOf(c),
-      serverNetns: nsOf(s),
-      syscalls: syscallNames(e.syscalls[0] | e.syscalls[1]),
+      clientNetns: cNs || undefined,
+      serverNetns: sNs || undefined,
+      syscalls: syscallNames(n[cb + E_SYSCALLS] | n[sb + E_SYSCALLS]),
     };
-    const cp = proc(c);
-    const sp = proc(s);
-    if (cp) flow.clientProc = cp;
-    if (sp) flow.serverProc = sp;
-    if (e.closedAt) {
-      flow.closedNs = BigInt(Math.round(e.closedAt));
-      flow.durationNs = flow.closedNs - flow.firstSeenNs;
+    const cp = n[cb + E_PID];
+    const sp = n[sb + E_PID];
+    if (cp) flow.clientProc = { pid: cp, comm: this.commOf(e, c), cgroupId: this.cgroupOf(e, c) };
+    if (sp) flow.serverProc = { pid: sp, comm: this.commOf(e, s), cgroupId: this.cgroupOf(e, s) };
+    const closedAt = n[base + F_CLOSED_AT];
+    if (closedAt) {
+      flow.closedNs = BigInt(Math.round(closedAt));
+      flow.durationNs = flow.closedNs - firstSeenNs;
     } else {
-      flow.durationNs = flow.lastSeenNs - flow.firstSeenNs;
+      flow.durationNs = lastSeenNs - firstSeenNs;
     }
     return flow;
   }

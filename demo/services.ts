@@ -1,7 +1,7 @@
 // How each demo service is started: its command line, environment and readiness check. Used by
 // `demo up` and by scenarios that stop and restart one service (redis down).
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { DEMO_SRC, rt } from './paths.js';
 import { spawnTracked, serviceCgroup, stopTracked, waitForPort, isAlive } from './procs.js';
 import { asPostgres, pgBinDir } from './postgres.js';
@@ -32,7 +32,8 @@ function commandFor(name: ServiceName, ctx: StartContext): { cmd: string; args: 
       };
     }
     case 'payment':
-      return { cmd: ctx.paymentBin, args: [], env: { PAYMENT_PORT: '8084', SETTLE_PORT: '8085', PAYMENT_BACKLOG: '16' } };
+      // run it by its stable name so its process name (comm) is "payment", not the build hash
+      return { cmd: join(dirname(ctx.paymentBin), 'payment'), args: [], env: { PAYMENT_PORT: '8084', SETTLE_PORT: '8085', PAYMENT_BACKLOG: '16' } };
     case 'gateway':
       return { cmd: 'nginx', args: ['-c', ctx.nginxConf, '-p', join(ctx.nginxConf, '..'), '-g', 'daemon off;'] };
     default: {

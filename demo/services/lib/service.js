@@ -34,6 +34,8 @@ async function readJson(req) {
  * A handler that writes to ctx.res itself returns undefined after ending it.
  */
 export function createService({ name, port, host = '::', flags = {}, routes }) {
+  // As real Node services do: the process name (comm) says which service this is, not just "node".
+  process.title = name;
   const compiled = routes.map(([method, pattern, handler]) => {
     const keys = [];
     const re = new RegExp('^' + pattern.replace(/:([a-zA-Z]+)/g, (_, k) => (keys.push(k), '([^/]+)')) + '$');

@@ -120,9 +120,10 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   // The TCP diagnosers over the APM capture's TCP collector (its table is read anyway for the
   // per-request TCP snapshot); a finding is shipped when it appears or its severity changes.
   let prevDiagNs = process.hrtime.bigint();
+  let capturing = true; // false once the probes are closed: the last tick only ships what is pending
   const diagnose = (): void => {
     const tcp = apm?.tcp;
-    if (!tcp) return;
+    if (!tcp || !capturing) return;
     try {
       tcp.poll();
       diagnosis.addEvents(tcpEvents.splice(0));
@@ -144,9 +145,9 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   const tick = (): Promise<void> => {
     if (busy) return shipping; // a slow sink delays the next tick instead of piling up requests
     if (apm) {
-      apm.tick();
+      if (capturing) apm.tick();
       diagnose();
-    } else collector.drain();
+    } else if (capturing) collector.drain();
     const evicted = table.evict(monotonicNs());
     const flows = [...table.changed(), ...evicted];
     const requests = opts.sink.requests ? pendingRequests : [];
@@ -199,9 +200,15 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       closed ??= (async () => {
         clearInterval(timer);
         await shipping;
-        if (apm) apm.stop(); // emits what the close completes; the last tick ships it
+        if (apm) {
+          apm.stop(); // emits what the close completes; the last tick ships it
+          capturing = false;
+        }
         await tick();
-        if (!apm) collector.close();
+        if (!apm) {
+          capturing = false;
+          collector.close();
+        }
       })();
       return closed;
     },

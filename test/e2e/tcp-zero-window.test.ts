@@ -38,9 +38,11 @@ test('a stalled reader shows up as zero-window time on both ends', { skip }, asy
     `reader: ${reader?.zeroWndLocalEpisodes} episodes, ${Math.round((reader?.zeroWndLocalNs ?? 0) / 1e6)} ms`);
   assert.ok(sender && reader, 'both ends tracked');
   assert.ok(sender.zeroWndPeerEpisodes >= 1);
-  // the reader paused 1.5 s; the sender waits most of it (minus the time to fill 16 KB)
-  assert.ok(sender.zeroWndPeerNs > 500e6 && sender.zeroWndPeerNs < 2000e6, `sender stalled ${sender.zeroWndPeerNs / 1e6} ms`);
-  assert.ok(reader.zeroWndLocalNs > 500e6 && reader.zeroWndLocalNs < 2000e6, `reader stalled ${reader.zeroWndLocalNs / 1e6} ms`);
+  // the reader paused 1.5 s; the sender waits most of it (minus the time to fill 16 KB). The upper bound
+  // allows for the persist timer: zero-window probes back off exponentially (0.2, 0.4, 0.8, 1.6 s ...), so
+  // on a loaded machine the window can stay closed on the books up to one probe interval past the pause.
+  assert.ok(sender.zeroWndPeerNs > 500e6 && sender.zeroWndPeerNs < 5000e6, `sender stalled ${sender.zeroWndPeerNs / 1e6} ms`);
+  assert.ok(reader.zeroWndLocalNs > 500e6 && reader.zeroWndLocalNs < 5000e6, `reader stalled ${reader.zeroWndLocalNs / 1e6} ms`);
 
   const { findings } = engine.tick(process.hrtime.bigint(), conns, collector.readListeners());
   const peer = findings.find((f) => f.kind === ZERO_WINDOW_PEER_KIND && f.subject.flow?.sockId === sender.sockId.toString());

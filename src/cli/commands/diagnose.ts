@@ -2,6 +2,7 @@
 // overflows, retransmission storms, RTO/SYN timeouts, zero-window stalls, reset storms). Findings are
 // printed as they happen; --json streams one JSON line per finding per window.
 import type { Command } from 'commander';
+import { positive, runLive } from '../live.js';
 import { TcpCollector } from '../../collect/tcp-collector.js';
 import { TcpDiagnosisEngine } from '../../detect/tcp/engine.js';
 import { formatFinding, toJsonLine } from '../../detect/finding.js';
@@ -15,14 +16,6 @@ interface DiagnoseOptions {
   duration?: number;
   cgroup?: string;
   repeat: number;
-}
-
-function positive(what: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${what} must be a positive number, got '${v}'`);
-    return n;
-  };
 }
 
 function requireRoot(): void {
@@ -39,7 +32,6 @@ async function runDiagnose(opts: DiagnoseOptions): Promise<void> {
   console.error(`faultlens diagnose: watching TCP${opts.netns ? ` in netns ${opts.netns}` : ''}, window ${opts.interval}s, Ctrl-C to quit`);
   const engine = new TcpDiagnosisEngine();
   const lastPrinted = new Map<string, { atMs: number; severity: string }>();
-  const started = Date.now();
   let prevTickNs = process.hrtime.bigint();
 
   const emit = (f: Finding) => {
@@ -65,25 +57,14 @@ async function runDiagnose(opts: DiagnoseOptions): Promise<void> {
   };
 
   tick(); // baseline
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      try {
-        tick();
-      } catch (err) {
-        console.error(`faultlens diagnose: ${(err as Error).message}`);
-      }
-      if (opts.duration !== undefined && Date.now() - started >= opts.duration * 1000) stop();
-    }, opts.interval * 1000);
-    const stop = () => {
-      clearInterval(timer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      collector.close();
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const safeTick = () => {
+    try {
+      tick();
+    } catch (err) {
+      console.error(`faultlens diagnose: ${(err as Error).message}`);
+    }
+  };
+  await runLive({ intervalS: opts.interval, durationS: opts.duration, tick: safeTick, close: () => collector.close() });
 }
 
 export function register(program: Command): void {

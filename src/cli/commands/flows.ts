@@ -1,6 +1,7 @@
 // `faultlens flows`: the live flow table from socket capture — a refreshing top-like table sorted by bytes,
 // or (--json) one JSON line per changed flow every interval.
 import type { Command } from 'commander';
+import { positive, runLive } from '../live.js';
 import { SockCollector, requireRoot } from '../../collect/sock-collector.js';
 import { FlowTable } from '../../correlate/flows.js';
 import { listeningTcpPorts } from '../../correlate/listening-ports.js';
@@ -14,14 +15,6 @@ interface FlowsOptions {
   duration?: number;
   rows: number;
   payload: number;
-}
-
-function positive(what: string, allowZero = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${what} must be a ${allowZero ? 'non-negative' : 'positive'} number, got '${v}'`);
-    return n;
-  };
 }
 
 function monotonicNs(): number {
@@ -63,21 +56,7 @@ async function runFlows(opts: FlowsOptions): Promise<void> {
     out.write(out.isTTY ? `\x1b[H\x1b[2J${head}\n\n${body}\n` : `${head}\n${body}\n\n`);
   };
 
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      tick();
-      if (opts.duration !== undefined && Date.now() - started >= opts.duration * 1000) stop();
-    }, opts.interval * 1000);
-    const stop = () => {
-      clearInterval(timer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      collector.close();
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await runLive({ intervalS: opts.interval, durationS: opts.duration, tick: tick, close: () => collector.close() });
 }
 
 export function register(program: Command): void {

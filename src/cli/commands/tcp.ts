@@ -1,6 +1,7 @@
 // `faultlens tcp`: live per-connection TCP table from the kernel's own state (srtt, rtt-var, cwnd, windows,
 // window scales, retransmits, in-flight bytes, delivery rate) plus listeners and their accept queues.
 import type { Command } from 'commander';
+import { positive, runLive } from '../live.js';
 import { TcpCollector } from '../../collect/tcp-collector.js';
 import { endpointText, toJsonLine } from '../../detect/finding.js';
 import type { TcpConnSample, TcpListenerSample } from '../../model/tcp.js';
@@ -13,14 +14,6 @@ interface TcpOptions {
   duration?: number;
   rows: number;
   closed?: boolean;
-}
-
-function positive(what: string, allowZero = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${what} must be a ${allowZero ? 'non-negative' : 'positive'} number, got '${v}'`);
-    return n;
-  };
 }
 
 const ms = (us: number) => (us / 1000).toFixed(us >= 10_000 ? 1 : 3);
@@ -82,7 +75,6 @@ async function runTcp(opts: TcpOptions): Promise<void> {
   for (const w of collector.warnings) console.error(`faultlens tcp: ${w}`);
   // stderr, so that --json stdout stays pure JSON lines; also tells scripts when the probes are live
   console.error(`faultlens tcp: watching TCP${opts.netns ? ` in netns ${opts.netns}` : ''}, every ${opts.interval}s`);
-  const started = Date.now();
   const out = process.stdout;
   const keep = (c: TcpConnSample) => (opts.pid === undefined || c.pid === opts.pid) && (opts.closed || c.closedNs === 0n);
 
@@ -103,21 +95,7 @@ async function runTcp(opts: TcpOptions): Promise<void> {
     collector.pruneClosed(process.hrtime.bigint() - BigInt(Math.round(opts.interval * 2e9)));
   };
 
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      tick();
-      if (opts.duration !== undefined && Date.now() - started >= opts.duration * 1000) stop();
-    }, opts.interval * 1000);
-    const stop = () => {
-      clearInterval(timer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      collector.close();
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await runLive({ intervalS: opts.interval, durationS: opts.duration, tick: tick, close: () => collector.close() });
 }
 
 export function register(program: Command): void {

@@ -1,6 +1,7 @@
 // `faultlens top`: per-process CPU, run-queue latency and block-IO latency from the kernel (sysio probe),
 // refreshed every interval; per-device IO latency; slow-IO outliers as they happen.
 import type { Command } from 'commander';
+import { positive, runLive } from '../live.js';
 import { SysioCollector, type SlowIo } from '../../collect/sysio-collector.js';
 import { SysioSampler, type DeviceView, type ProcView } from '../../collect/sysio-view.js';
 
@@ -11,14 +12,6 @@ interface TopOptions {
   rows: number;
   pid?: number;
   slowIoMs: number;
-}
-
-function positive(what: string, allowZero = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${what} must be a ${allowZero ? 'non-negative' : 'positive'} number, got '${v}'`);
-    return n;
-  };
 }
 
 const lat = (ns: number | undefined) => (ns === undefined ? '-' : ns >= 1e9 ? `${(ns / 1e9).toFixed(2)}s` : ns >= 1e6 ? `${(ns / 1e6).toFixed(1)}ms` : `${(ns / 1e3).toFixed(0)}us`);
@@ -83,7 +76,6 @@ async function runTop(opts: TopOptions): Promise<void> {
   for (const w of collector.warnings) console.error(`faultlens top: ${w}`);
   console.error(`faultlens top: watching CPU, run queues and block IO, every ${opts.interval}s`);
   const sampler = new SysioSampler();
-  const started = Date.now();
   const startNs = process.hrtime.bigint();
   const tick = () => {
     collector.poll();
@@ -105,21 +97,7 @@ async function runTop(opts: TopOptions): Promise<void> {
     }
     collector.pruneExited();
   };
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      tick();
-      if (opts.duration !== undefined && Date.now() - started >= opts.duration * 1000) stop();
-    }, opts.interval * 1000);
-    const stop = () => {
-      clearInterval(timer);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      collector.close();
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await runLive({ intervalS: opts.interval, durationS: opts.duration, tick: tick, close: () => collector.close() });
 }
 
 export function register(program: Command): void {

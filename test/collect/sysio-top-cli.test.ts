@@ -41,7 +41,10 @@ test('faultlens top --json: CPU, run queue and IO per process; IO latency per de
     assert.ok(busyRows.length >= 1, `busy ${busyPid} in top: ${procs.map((p) => `${p.pid}/${p.comm}`).join(' ')}`);
     assert.ok(Math.max(...busyRows.map((p) => p.cpuPct)) > 40, `busy CPU%: ${busyRows.map((p) => p.cpuPct.toFixed(1))}`);
     const ddRows = procs.filter((p) => p.pid === dd.pid);
-    assert.equal(ddRows.reduce((a, p) => a + p.ioBytes, 0), 32 * 65536, 'dd IO bytes over the intervals');
+    // dd's 2 MiB of direct writes, plus at most a few metadata blocks (ext4 reads allocation bitmaps in the
+    // writer's context when they are not cached: seen as +16 KiB)
+    const ddBytes = ddRows.reduce((a, p) => a + p.ioBytes, 0);
+    assert.ok(ddBytes >= 32 * 65536 && ddBytes <= 32 * 65536 + 128 * 1024, `dd IO bytes over the intervals: ${ddBytes}`);
     assert.ok(ddRows.some((p) => (p.ioP99Ns ?? 0) > 0));
     const devices = lines.filter((l) => l.type === 'top-device') as { device: string; op: string; ops: number; p99Ns?: number }[];
     assert.ok(devices.some((d) => d.op === 'write' && d.ops >= 32 && (d.p99Ns ?? 0) > 0), JSON.stringify(devices));

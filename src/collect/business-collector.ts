@@ -164,14 +164,9 @@ export class BusinessCollector {
   }
 
   stats(): Record<keyof typeof BizStat, bigint> {
-    const out = {} as Record<keyof typeof BizStat, bigint>;
-    for (const [name, idx] of Object.entries(BizStat) as [keyof typeof BizStat, number][]) {
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(idx);
-      const v = this.counters?.lookup(key);
-      out[name] = v ? this.counters.sumPerCpuU64(v) : 0n;
-    }
-    return out;
+    const indexes = BizStat as unknown as Record<keyof typeof BizStat, number>;
+    if (!this.counters) return Object.fromEntries(Object.keys(indexes).map((k) => [k, 0n])) as Record<keyof typeof BizStat, bigint>;
+    return this.counters.readCounters(indexes);
   }
 
   close(): void {

@@ -227,14 +227,9 @@ export class SysioCollector {
   }
 
   stats(): Record<keyof typeof SioStat, bigint> {
-    const out = {} as Record<keyof typeof SioStat, bigint>;
-    for (const [name, idx] of Object.entries(SioStat) as [keyof typeof SioStat, number][]) {
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(idx);
-      const v = this.counters?.lookup(key);
-      out[name] = v ? this.counters.sumPerCpuU64(v) : 0n;
-    }
-    return out;
+    const indexes = SioStat as unknown as Record<keyof typeof SioStat, number>;
+    if (!this.counters) return Object.fromEntries(Object.keys(indexes).map((k) => [k, 0n])) as Record<keyof typeof SioStat, bigint>;
+    return this.counters.readCounters(indexes);
   }
 
   close(): void {

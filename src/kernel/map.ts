@@ -100,6 +100,18 @@ export class BpfMap {
     return sum;
   }
 
+  /** A per-CPU array of u64 counters read by name: { name: index } -> { name: sum over CPUs }. */
+  readCounters<K extends string>(indexes: Record<K, number>): Record<K, bigint> {
+    const out = {} as Record<K, bigint>;
+    const key = Buffer.alloc(4);
+    for (const [name, idx] of Object.entries(indexes) as [K, number][]) {
+      key.writeUInt32LE(idx);
+      const v = this.lookup(key);
+      out[name] = v ? this.sumPerCpuU64(v) : 0n;
+    }
+    return out;
+  }
+
   /** Whether the last entries() used batch ops (undefined before the first iteration). */
   get usesBatch(): boolean | undefined {
     return this.batchWorks;

@@ -28,8 +28,8 @@ export class ApmPipeline {
     this.tracker = new RequestTracker({ ...opts, services });
     this.linker = new TraceLinker({
       parentMayArrive: (r) => {
-        if (r.side !== 'client') return false;
-        const since = this.tracker.openInboundSince(r.pid);
+        // the callee's record completes before its caller's: wait for the caller's view of the exchange
+        const since = r.side === 'server' ? this.tracker.openOutboundSince(r.flowId) : this.tracker.openInboundSince(r.pid);
         return since !== undefined && since <= r.startNs;
       },
       ...opts.linker,

@@ -116,6 +116,9 @@ export class RequestTracker {
   private counters = { events: 0, records: 0, evicted: 0 };
   // server-side connections with a request in progress (request bytes in, no response bytes out yet), by pid
   private readonly openInbound = new Map<number, Map<string, bigint>>();
+  // client-side connections with a request sent and its record not yet complete, by flow id: the callee's
+  // record of such an exchange may complete first, and its caller's record (its trace parent) is on the way
+  private readonly openOutbound = new Map<string, bigint>();
 
   constructor(opts: RequestTrackerOptions = {}) {
     this.opts = opts;
@@ -170,9 +173,14 @@ export class RequestTracker {
     c.heads.push(head);
     if (c.heads.length > HEADS_KEPT) c.heads.shift();
     if (c.role === 'server') this.trackOpen(c, head);
+    else if (c.role === 'client' && head.dir === 'send' && ev.proto === 'tcp') {
+      const f = flowIdOf(c.proto, c.netns, c.local, c.remote);
+      if (!this.openOutbound.has(f)) this.openOutbound.set(f, ev.tsNs);
+    }
     // UDP (DNS) sockets may be unconnected: each datagram names its own peer
     const recs = c.parser.push({ dir: head.dir, role: c.role, tsNs: ev.tsNs, bytes: ev.payload, totalLen: ev.bytes });
     if (recs.length === 0) return [];
+    if (c.role === 'client') this.openOutbound.delete(flowIdOf(c.proto, c.netns, c.local, c.remote));
     if (ev.proto === 'udp' && ev.remote.port) c.remote = ev.remote;
     return recs.map((r) => this.toRecord(c!, r));
   }
@@ -200,10 +208,19 @@ export class RequestTracker {
     return min;
   }
 
+  /**
+   * When a request was sent on this flow by a local client whose record of it is not complete yet, the
+   * send time: a server-side record on the flow starting after it will get that record as its parent.
+   */
+  openOutboundSince(flowId: string): bigint | undefined {
+    return this.openOutbound.get(flowId);
+  }
+
   private closeConn(key: string): RequestRecord[] {
     const c = this.conns.get(key);
     if (!c) return [];
     this.conns.delete(key);
+    if (c.role === 'client') this.openOutbound.delete(flowIdOf(c.proto, c.netns, c.local, c.remote));
     const open = this.openInbound.get(c.pid);
     if (open?.delete(key) && open.size === 0) this.openInbound.delete(c.pid);
     const recs = c.parser.close().map((r) => this.toRecord(c, r));
@@ -221,6 +238,7 @@ export class RequestTracker {
       const oldest = this.conns.keys().next().value as string;
       const c = this.conns.get(oldest)!;
       this.conns.delete(oldest);
+      if (c.role === 'client') this.openOutbound.delete(flowIdOf(c.proto, c.netns, c.local, c.remote));
       const open = this.openInbound.get(c.pid);
       if (open?.delete(oldest) && open.size === 0) this.openInbound.delete(c.pid);
       this.addStats(c.parser.stats());

@@ -146,3 +146,24 @@ test('streaming pipeline: replayed events give the batch linker\'s trees, releas
   // RED saw every released record
   assert.equal(apm.red.total, out.length);
 });
+
+test('a callee record that completes long before its caller\'s record still joins the caller\'s exchange', () => {
+  // every event is followed by a 2 s lull (settle time 5 ms): a server-side record would be released as a
+  // root unless the linker knows its caller's record of the same flow is still open
+  const fx = loadFixture('demo-order');
+  const batch = clone(order);
+  linkRecords(batch);
+  const exchanges = batch.filter((r) => r.linkedBy === 'exchange').length;
+  assert.ok(exchanges >= 10, `${exchanges} exchanges in the fixture`);
+  const apm = new ApmPipeline({ services: fixtureResolver(fx), linker: { settleNs: 5_000_000n } });
+  const out: RequestRecord[] = [];
+  for (const ev of fx.events) {
+    apm.onEvent(ev);
+    out.push(...apm.tick(ev.tsNs + 2_000_000_000n));
+  }
+  out.push(...apm.finish());
+  assert.equal(out.length, order.length);
+  const orphans = out.filter((r) => r.side === 'server' && r.linkedBy !== 'exchange' && r.clientService !== 'curl');
+  assert.deepEqual(orphans.map((r) => `${r.clientService}->${r.serverService} ${r.endpoint}`), []);
+  assert.equal(out.filter((r) => r.linkedBy === 'exchange').length, exchanges);
+});

@@ -71,7 +71,9 @@ async function until<T>(fn: () => T | undefined, ms = 10_000): Promise<T | undef
 }
 
 test('orders through the gateway: every edge, route and status, and a call chain across the services', { skip }, async () => {
-  const user = `apm-${process.pid}`;
+  // fixed: payment's fraud_score() is deterministic, and these users + totals are never declined (a
+  // per-run name was declined about once in 50 runs)
+  const user = 'apm-buyer';
   assert.equal(curl('POST', `${GW}/api/cart/${user}/items`, '{"productId":4,"qty":2}'), 200);
   assert.equal(curl('POST', `${GW}/api/orders`, `{"user":"${user}","currency":"EUR"}`), 201);
   assert.equal(curl('GET', `${GW}/api/products/999999`), 404);
@@ -114,7 +116,7 @@ test('orders through the gateway: every edge, route and status, and a call chain
   has('orders->cart', `http1 DELETE /cart/${user} 200`);
   has('orders->catalog', 'http1 GET /prices 200');
   has('orders->payment', 'http1 POST /charge 200');
-  has('cart->redis', /^redis HGETALL cart:apm-\d+ OK$/);
+  has('cart->redis', /^redis HGETALL cart:apm-buyer OK$/);
   has('catalog->postgres', /^postgres SELECT SELECT id, price_cents FROM pr.* SELECT$/);
   has('orders->postgres', /^postgres WITH /);
 

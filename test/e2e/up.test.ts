@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +27,24 @@ async function freePort(): Promise<number> {
 }
 
 /** Programs of the socket probe loaded anywhere in the kernel (CI runs one test file at a time). */
-function sockPrograms(): number {
-  const list = JSON.parse(execFileSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' })) as { name?: string }[];
-  return list.filter((p) => p.name?.startsWith('sock_enter_') || p.name?.startsWith('sock_exit_')).length;
+/** Ids of the BPF programs loaded in the kernel now. */
+function loadedProgramIds(): Set<number> {
+  const list = JSON.parse(execFileSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' })) as { id: number }[];
+  return new Set(list.map((p) => p.id));
+}
+
+/** Ids of the BPF programs a process holds open (its fds' fdinfo), so other processes' probes do not count. */
+function programIdsHeldBy(pid: number): number[] {
+  const ids: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.push(Number(m[1]));
+    } catch {
+      // fd closed meanwhile
+    }
+  }
+  return ids;
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
@@ -46,7 +61,7 @@ test('faultlens up: flows with exact bytes, requests with routes, RED metrics, c
   const dataDir = mkdtempSync(join(tmpdir(), 'fl-up-'));
   const apiPort = await freePort();
   const api = `http://127.0.0.1:${apiPort}`;
-  const before = sockPrograms();
+  let held: number[] = [];
   let up: ChildProcess | undefined;
   let web: ChildProcess | undefined;
   let pair: NetnsPair | undefined;
@@ -60,6 +75,8 @@ test('faultlens up: flows with exact bytes, requests with routes, RED metrics, c
     up.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor('faultlens up to print where to look', async () => (out.includes('faultlens is up') ? true : undefined), 120_000);
     assert.match(out, new RegExp(`UI\\s+${api}/`));
+    held = programIdsHeldBy(up.pid!);
+    assert.ok(held.length >= 10, `faultlens up holds its probes (${held.length} programs)`);
 
     // A real server and client, neither of them the agent's process.
     const webPort = await freePort();
@@ -119,5 +136,6 @@ test('faultlens up: flows with exact bytes, requests with routes, RED metrics, c
     rmSync(dataDir, { recursive: true, force: true });
   }
   assert.equal(up?.exitCode ?? up?.signalCode, 0, 'faultlens up exits cleanly on SIGINT');
-  assert.equal(sockPrograms(), before, 'no socket probe left in the kernel');
+  const loaded = loadedProgramIds();
+  assert.deepEqual(held.filter((id) => loaded.has(id)), [], 'no probe of faultlens up left in the kernel');
 });

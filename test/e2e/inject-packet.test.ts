@@ -1,37 +1,21 @@
 // Packet faults over a veth pair (MTU 1500): loss of p% shows up as ~p% retransmitted segments, a blackhole
 // makes connects and requests time out (only within its scope), and a fault stops acting at its TTL.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InjectEngine, monotonicNs } from '../../src/inject/index.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
+import { monotonicNs } from '../../src/inject/index.js';
 import { netnsCounters, runPeer, startPeerServer } from './tcp-peer.js';
-import { injectSkipReason, peer, recoveredAt, sleep, startProbe, startHttpServer, tempRegistry, type ClientReport, type ConnectResult, type HttpServer } from '../inject/helpers.js';
+import { injectSkipReason, peer, recoveredAt, sleep, startProbe, useInjectHosts, type ClientReport, type ConnectResult } from '../inject/helpers.js';
 
 const skip = injectSkipReason();
-let pair: NetnsPair;
-let engine: InjectEngine;
-let http: HttpServer;
-
-before(async () => {
-  if (skip) return;
-  pair = createNetnsPair();
-  engine = new InjectEngine({ registry: tempRegistry() });
-  http = await startHttpServer(pair.b);
-});
-
-after(() => {
-  engine?.close();
-  http?.stop();
-  pair?.destroy();
-});
+const h = useInjectHosts(skip);
 
 /** Uploads `bytes` from a to b; returns the sender's segment and retransmission counts. */
 async function upload(bytes: number): Promise<{ out: number; retrans: number; dsack: number; probes: number }> {
-  const before = await netnsCounters(pair.a);
-  const server = await startPeerServer(pair.b, ['sink-server', pair.b.ip4, '0']);
-  await runPeer(pair.a, ['bulk-client', pair.b.ip4, String(server.port), String(bytes)]);
+  const before = await netnsCounters(h.pair.a);
+  const server = await startPeerServer(h.pair.b, ['sink-server', h.pair.b.ip4, '0']);
+  await runPeer(h.pair.a, ['bulk-client', h.pair.b.ip4, String(server.port), String(bytes)]);
   await server.done;
-  const afterC = await netnsCounters(pair.a);
+  const afterC = await netnsCounters(h.pair.a);
   const d = (k: string) => afterC.get(k)! - before.get(k)!;
   // DSACKs tell the sender which retransmissions were unnecessary (spurious RTOs when the box is busy)
   return { out: d('Tcp.OutSegs') + d('Tcp.RetransSegs'), retrans: d('Tcp.RetransSegs'), dsack: d('TcpExt.TCPDSACKRecvSegs'), probes: d('TcpExt.TCPLossProbes') };
@@ -40,10 +24,10 @@ async function upload(bytes: number): Promise<{ out: number; retrans: number; ds
 test('loss of 10% drops ~10% of segments and TCP retransmits about that many', { skip }, async (t) => {
   const p = 0.10;
   const base = await upload(1 << 20);
-  const f = engine.inject({ kind: 'loss', percent: p * 100, ttlSec: 30, scope: { netns: pair.a.name, direction: 'egress', proto: 'tcp' } });
+  const f = h.engine.inject({ kind: 'loss', percent: p * 100, ttlSec: 30, scope: { netns: h.pair.a.name, direction: 'egress', proto: 'tcp' } });
   const lossy = await upload(2 << 20);
-  const st = engine.stats(f.id)!;
-  engine.stop(f.id);
+  const st = h.engine.stats(f.id)!;
+  h.engine.stop(f.id);
   const dropRatio = st.acted / st.seen;
   const retransRatio = lossy.retrans / lossy.out;
   const neededRatio = (lossy.retrans - lossy.dsack) / lossy.out; // without those the receiver flagged as duplicates
@@ -62,22 +46,22 @@ test('loss of 10% drops ~10% of segments and TCP retransmits about that many', {
 });
 
 test('a blackhole on the server port times out connects and requests; other ports stay reachable', { skip }, async (t) => {
-  const other = await startPeerServer(pair.b, ['listen-only', pair.b.ip4, '0', '8']);
+  const other = await startPeerServer(h.pair.b, ['listen-only', h.pair.b.ip4, '0', '8']);
   try {
-    const f = engine.inject({ kind: 'blackhole', ttlSec: 30, scope: { netns: pair.b.name, localPort: http.port } });
-    const c = await peer<ConnectResult>(pair.a, ['connect', pair.b.ip4, String(http.port), '800']);
-    const c6 = await peer<ConnectResult>(pair.a, ['connect', pair.b.ip6, String(http.port), '800']);
-    const o = await peer<ConnectResult>(pair.a, ['connect', pair.b.ip4, String(other.port), '800']);
-    const r = await peer<ClientReport>(pair.a, ['client', `http://${pair.b.ip4}:${http.port}`, '2', '800', '/api/catalog']);
-    const st = engine.stats(f.id)!;
-    engine.stop(f.id);
+    const f = h.engine.inject({ kind: 'blackhole', ttlSec: 30, scope: { netns: h.pair.b.name, localPort: h.http.port } });
+    const c = await peer<ConnectResult>(h.pair.a, ['connect', h.pair.b.ip4, String(h.http.port), '800']);
+    const c6 = await peer<ConnectResult>(h.pair.a, ['connect', h.pair.b.ip6, String(h.http.port), '800']);
+    const o = await peer<ConnectResult>(h.pair.a, ['connect', h.pair.b.ip4, String(other.port), '800']);
+    const r = await peer<ClientReport>(h.pair.a, ['client', `http://${h.pair.b.ip4}:${h.http.port}`, '2', '800', '/api/catalog']);
+    const st = h.engine.stats(f.id)!;
+    h.engine.stop(f.id);
     t.diagnostic(`v4 ${JSON.stringify(c)} v6 ${JSON.stringify(c6)} other port ${JSON.stringify(o)} http ${JSON.stringify(r)} stats ${JSON.stringify(st)}`);
     assert.equal(c.error, 'TIMEOUT');
     assert.equal(c6.error, 'TIMEOUT');
     assert.equal(o.ok, true);
     assert.deepEqual(r['/api/catalog']!.errors, { TIMEOUT: 2 });
     assert.ok(st.acted >= 4, `only ${st.acted} packets dropped`);
-    const back = await peer<ConnectResult>(pair.a, ['connect', pair.b.ip4, String(http.port), '800']);
+    const back = await peer<ConnectResult>(h.pair.a, ['connect', h.pair.b.ip4, String(h.http.port), '800']);
     assert.equal(back.ok, true, 'reachable again after stop');
   } finally {
     other.kill();
@@ -86,8 +70,8 @@ test('a blackhole on the server port times out connects and requests; other port
 
 test('a fault stops acting at its TTL (measured)', { skip }, async (t) => {
   const ttlMs = 1500;
-  const probe = await startProbe(pair.a, pair.b.ip4, http.port, 100, ttlMs + 1500, 80);
-  const f = engine.inject({ kind: 'blackhole', ttlSec: ttlMs / 1000, scope: { netns: pair.b.name, localPort: http.port } });
+  const probe = await startProbe(h.pair.a, h.pair.b.ip4, h.http.port, 100, ttlMs + 1500, 80);
+  const f = h.engine.inject({ kind: 'blackhole', ttlSec: ttlMs / 1000, scope: { netns: h.pair.b.name, localPort: h.http.port } });
   probe.go();
   // the deadline was fixed before load+attach: measure from the moment the probe started
   const deadlineMs = Number(BigInt(f.deadlineNs) - monotonicNs()) / 1e6;
@@ -101,20 +85,20 @@ test('a fault stops acting at its TTL (measured)', { skip }, async (t) => {
   assert.ok(failed.at(-1)!.t < deadlineMs + 30, `a probe failed at ${failed.at(-1)!.t} ms, after the deadline`);
   assert.ok(back !== undefined && back >= deadlineMs - 110 && back <= deadlineMs + 250, `recovered at ${back} ms`);
   await sleep(100);
-  assert.equal(engine.size, 0, 'user space dropped the expired fault too');
+  assert.equal(h.engine.size, 0, 'user space dropped the expired fault too');
 });
 
 test('bandwidth: a token-bucket policer holds a bulk transfer near the rate', { skip }, async (t) => {
   const rate = 2_000_000;
   const bytes = 4_000_000;
-  const f = engine.inject({ kind: 'bandwidth', rate, ttlSec: 30, scope: { netns: pair.a.name, direction: 'egress' } });
-  const server = await startPeerServer(pair.b, ['sink-server', pair.b.ip4, '0']);
+  const f = h.engine.inject({ kind: 'bandwidth', rate, ttlSec: 30, scope: { netns: h.pair.a.name, direction: 'egress' } });
+  const server = await startPeerServer(h.pair.b, ['sink-server', h.pair.b.ip4, '0']);
   const t0 = Date.now();
-  await runPeer(pair.a, ['bulk-client', pair.b.ip4, String(server.port), String(bytes)]);
+  await runPeer(h.pair.a, ['bulk-client', h.pair.b.ip4, String(server.port), String(bytes)]);
   await server.done;
   const seconds = (Date.now() - t0) / 1000; // includes starting the client (a few 100 ms): errs on the slow side
-  const st = engine.stats(f.id)!;
-  engine.stop(f.id);
+  const st = h.engine.stats(f.id)!;
+  h.engine.stop(f.id);
   const achieved = bytes / seconds;
   t.diagnostic(`${bytes} bytes in ${seconds.toFixed(2)} s = ${(achieved / 1e6).toFixed(2)} MB/s at a ${rate / 1e6} MB/s limit; ${st.acted} packets policed`);
   assert.ok(st.acted > 0, 'the policer dropped something');

@@ -1,11 +1,12 @@
 // Shared by the injection tests: the peer script, what the kernel has attached, and skip reasons.
+import { before, after } from 'node:test';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INJECT_OBJECT } from '../../src/inject/index.js';
+import { INJECT_OBJECT, InjectEngine } from '../../src/inject/index.js';
 import { cgroup2Mounts } from '../../src/kernel/index.js';
-import { collect, type Netns } from '../helpers/netns.js';
+import { collect, createNetnsPair, type Netns, type NetnsPair } from '../helpers/netns.js';
 
 export const HTTP_PEER = join(import.meta.dirname, 'http-peer.mjs');
 
@@ -43,6 +44,26 @@ export function startHttpServer(ns: Netns, addr = ns.ip4): Promise<HttpServer> {
       }
     });
   });
+}
+
+/** Two namespace hosts, an engine with a private registry and an HTTP server on host b, for one test file. */
+export interface InjectHosts { pair: NetnsPair; engine: InjectEngine; http: HttpServer }
+
+/** Registers the file's before/after hooks; the fields are set once `before` has run (unless skipped). */
+export function useInjectHosts(skip: string | false): InjectHosts {
+  const hosts = {} as InjectHosts;
+  before(async () => {
+    if (skip) return;
+    hosts.pair = createNetnsPair();
+    hosts.engine = new InjectEngine({ registry: tempRegistry() });
+    hosts.http = await startHttpServer(hosts.pair.b);
+  });
+  after(() => {
+    hosts.engine?.close();
+    hosts.http?.stop();
+    hosts.pair?.destroy();
+  });
+  return hosts;
 }
 
 export type ConnectResult = { ok?: boolean; error?: string; ms: number };

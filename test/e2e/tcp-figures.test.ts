@@ -1,33 +1,19 @@
 // The per-connection figures faultlens reads must agree with the kernel's own tcp_info (ss -ti) for the same
 // live sockets: srtt and rtt-var within 10 %, cwnd, MSS, bytes acked and retransmits exactly,
 // delivery rate within 25 % (one rate sample behind at most).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TcpCollector } from '../../src/collect/tcp-collector.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { runPeer, ssTcpInfo, startPeerServer, tcpE2eSkipReason, tcpPeerBinary, TCP_OBJECT } from './tcp-peer.js';
+import { runPeer, ssTcpInfo, startPeerServer, tcpE2eSkipReason, tcpPeerBinary, useTcpHosts } from './tcp-peer.js';
 
 const skip = tcpE2eSkipReason();
-let pair: NetnsPair;
-let collector: TcpCollector;
-
-before(() => {
-  if (skip) return;
-  pair = createNetnsPair();
-  collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [pair.a.inode, pair.b.inode] }).start();
-});
-
-after(() => {
-  collector?.close();
-  pair?.destroy();
-});
+const h = useTcpHosts(skip);
 
 const within = (a: number, b: number, pct: number) => Math.abs(a - b) <= Math.max(Math.abs(b) * pct / 100, 0.002);
 
 test('srtt, rtt-var, cwnd and MSS match ss -ti for live connections', { skip }, async (t) => {
-  const server = await startPeerServer(pair.b, ['rr-server', pair.b.ip4, '0', '2000', '30000']);
+  const server = await startPeerServer(h.pair.b, ['rr-server', h.pair.b.ip4, '0', '2000', '30000']);
   // the client reports once its exchanges are done, then holds the connection idle while we compare
-  const child = pair.a.spawn(tcpPeerBinary(), ['rr-client', pair.b.ip4, String(server.port), '30', '1000', '1000', '30000'],
+  const child = h.pair.a.spawn(tcpPeerBinary(), ['rr-client', h.pair.b.ip4, String(server.port), '30', '1000', '1000', '30000'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODELAY: '1', HOLD_MS: '1500' } });
   const report = await new Promise<Record<string, number>>((resolve, reject) => {
     let buf = '';
@@ -39,8 +25,8 @@ test('srtt, rtt-var, cwnd and MSS match ss -ti for live connections', { skip }, 
     child.on('exit', (code) => reject(new Error(`client exited ${code} before reporting`)));
   });
   await new Promise((r) => setTimeout(r, 200)); // let the last ACKs land: the connection is idle from here
-  const ss = await ssTcpInfo(pair.a);
-  const ours = collector.readConns().find((c) => c.netns === pair.a.inode && c.local.port === report.lport);
+  const ss = await ssTcpInfo(h.pair.a);
+  const ours = h.collector.readConns().find((c) => c.netns === h.pair.a.inode && c.local.port === report.lport);
   const kernel = ss.get(report.lport!);
   await new Promise((r) => child.on('close', r));
   await server.done;

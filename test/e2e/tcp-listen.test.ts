@@ -1,47 +1,32 @@
 // Listen-queue overflow: a listener with backlog 1 that never accepts, and a flood of connects. The drops
 // faultlens counts on that listener must equal the rise of the namespace's ListenOverflows counter, and the
 // diagnoser must name the port and the process.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject } from '../../src/kernel/index.js';
-import { TcpCollector } from '../../src/collect/tcp-collector.js';
-import type { TcpEvent } from '../../src/model/tcp.js';
 import { diagnoseListenOverflow, LISTEN_OVERFLOW_KIND } from '../../src/detect/tcp/listen.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { netnsCounters, runPeer, startPeerServer, tcpE2eSkipReason, TCP_OBJECT } from './tcp-peer.js';
+import { netnsCounters, runPeer, startPeerServer, tcpE2eSkipReason, useTcpHosts } from './tcp-peer.js';
 
 const skip = tcpE2eSkipReason();
-let pair: NetnsPair;
-let collector: TcpCollector;
-const events: TcpEvent[] = [];
+const h = useTcpHosts(skip);
+const { events } = h;
 const LOSS_OBJECT = join(import.meta.dirname, '..', '..', 'bpf', '.output', 'fixtures', 'tcp_loss.bpf.o');
 
-before(() => {
-  if (skip) return;
-  pair = createNetnsPair();
-  collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [pair.a.inode, pair.b.inode], onEvents: (e) => events.push(...e) }).start();
-});
-
-after(() => {
-  collector?.close();
-  pair?.destroy();
-});
-
 test('accept-queue overflows are counted on the right port, exactly as ListenOverflows rose', { skip }, async (t) => {
-  const before = await netnsCounters(pair.b);
-  const server = await startPeerServer(pair.b, ['listen-only', pair.b.ip4, '0', '1']);
+  const before = await netnsCounters(h.pair.b);
+  const server = await startPeerServer(h.pair.b, ['listen-only', h.pair.b.ip4, '0', '1']);
   const startNs = process.hrtime.bigint();
-  const initial = collector.readListeners().find((l) => l.netns === pair.b.inode && l.local.port === server.port);
-  await runPeer(pair.a, ['flood', pair.b.ip4, String(server.port), '20', '1500']);
+  const initial = h.collector.readListeners().find((l) => l.netns === h.pair.b.inode && l.local.port === server.port);
+  await runPeer(h.pair.a, ['flood', h.pair.b.ip4, String(server.port), '20', '1500']);
   server.kill(); // closing the listener takes its final sample
   await server.done.catch(() => undefined);
   await new Promise((r) => setTimeout(r, 100));
-  const afterCounters = await netnsCounters(pair.b);
+  const afterCounters = await netnsCounters(h.pair.b);
   const overflows = afterCounters.get('TcpExt.ListenOverflows')! - before.get('TcpExt.ListenOverflows')!;
   const listenDrops = afterCounters.get('TcpExt.ListenDrops')! - before.get('TcpExt.ListenDrops')!;
-  const l = collector.readListeners().find((x) => x.netns === pair.b.inode && x.local.port === server.port);
+  const l = h.collector.readListeners().find((x) => x.netns === h.pair.b.inode && x.local.port === server.port);
   t.diagnostic(`ListenOverflows +${overflows}, ListenDrops +${listenDrops}, faultlens listener drops +${(l?.skDrops ?? 0) - (initial?.skDrops ?? 0)} (final-ACK overflow drops ${l?.overflowDrops}), peak ${l?.ackBacklogPeak}/${l?.maxAckBacklog}`);
   assert.ok(initial, 'listener seen when listen() ran');
   assert.ok(l, 'listener tracked');
@@ -58,11 +43,11 @@ test('accept-queue overflows are counted on the right port, exactly as ListenOve
   assert.equal(findings.length, 1);
   const f = findings[0]!;
   assert.equal(f.kind, LISTEN_OVERFLOW_KIND);
-  assert.deepEqual(f.subject.port, { netns: pair.b.inode, port: server.port });
+  assert.deepEqual(f.subject.port, { netns: h.pair.b.inode, port: server.port });
   assert.equal(f.evidence.listenDrops, overflows);
   assert.equal(f.evidence.acceptQueueLimit, 1);
-  collector.pruneClosed(process.hrtime.bigint());
-  assert.equal(collector.readListeners().some((x) => x.sockId === l.sockId), false, 'closed listener pruned');
+  h.collector.pruneClosed(process.hrtime.bigint());
+  assert.equal(h.collector.readListeners().some((x) => x.sockId === l.sockId), false, 'closed listener pruned');
 });
 
 test('final ACKs refused by a full accept queue are kernel drops attributed to the listener',
@@ -80,23 +65,23 @@ test('final ACKs refused by a full accept queue are kernel drops attributed to t
       cfg.update(k, b);
     };
     set(2, 100);
-    loss.program('tcp_loss').attachTc({ ifname: pair.b.ifname, netns: pair.b.name, direction: 'ingress' });
-    const before = await netnsCounters(pair.b);
-    const server = await startPeerServer(pair.b, ['listen-only', pair.b.ip4, '0', '1']);
+    loss.program('tcp_loss').attachTc({ ifname: h.pair.b.ifname, netns: h.pair.b.name, direction: 'ingress' });
+    const before = await netnsCounters(h.pair.b);
+    const server = await startPeerServer(h.pair.b, ['listen-only', h.pair.b.ip4, '0', '1']);
     events.length = 0;
-    const flood = runPeer(pair.a, ['flood', pair.b.ip4, String(server.port), '10', '2500']);
+    const flood = runPeer(h.pair.a, ['flood', h.pair.b.ip4, String(server.port), '10', '2500']);
     await new Promise((r) => setTimeout(r, 300));
     set(2, 0); // the SYN-ACK retransmit (~1 s) now completes every handshake at once
     await flood;
     server.kill();
     await server.done.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 100));
-    collector.poll();
-    const afterCounters = await netnsCounters(pair.b);
+    h.collector.poll();
+    const afterCounters = await netnsCounters(h.pair.b);
     const overflows = afterCounters.get('TcpExt.ListenOverflows')! - before.get('TcpExt.ListenOverflows')!;
-    const l = collector.readListeners().find((x) => x.netns === pair.b.inode && x.local.port === server.port);
-    const drops = events.filter((e) => e.kind === 'listen-overflow' && e.netns === pair.b.inode && e.local.port === server.port);
-    const perReason = collector.readDrops().filter((d) => d.netns === pair.b.inode && d.lport === server.port);
+    const l = h.collector.readListeners().find((x) => x.netns === h.pair.b.inode && x.local.port === server.port);
+    const drops = events.filter((e) => e.kind === 'listen-overflow' && e.netns === h.pair.b.inode && e.local.port === server.port);
+    const perReason = h.collector.readDrops().filter((d) => d.netns === h.pair.b.inode && d.lport === server.port);
     t.diagnostic(`ListenOverflows +${overflows}; listener drops ${l?.skDrops}, final-ACK overflow drops ${l?.overflowDrops}; ` +
       `overflow events ${drops.length}; drop map ${JSON.stringify(perReason.map((d) => [d.reasonName, d.count]))}`);
     assert.ok(l, 'listener tracked');

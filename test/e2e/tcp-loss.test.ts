@@ -6,26 +6,25 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { BpfObject } from '../../src/kernel/index.js';
-import { TcpCollector } from '../../src/collect/tcp-collector.js';
 import { TcpDiagnosisEngine } from '../../src/detect/tcp/engine.js';
 import { RETRANS_STORM_KIND, RTO_KIND } from '../../src/detect/tcp/loss.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { netnsCounters, runPeer, startPeerServer, tcpE2eSkipReason, TCP_OBJECT } from './tcp-peer.js';
+import { netnsCounters, runPeer, startPeerServer, tcpE2eSkipReason, useTcpHosts } from './tcp-peer.js';
 
 const LOSS_OBJECT = join(import.meta.dirname, '..', '..', 'bpf', '.output', 'fixtures', 'tcp_loss.bpf.o');
 const skip = tcpE2eSkipReason() ?? (existsSync(LOSS_OBJECT) ? undefined : 'bpf/.output/fixtures/tcp_loss.bpf.o not built');
-let pair: NetnsPair;
-let collector: TcpCollector;
 let loss: BpfObject;
+// node:test runs `after` hooks in registration order: this one, removing the loss filter, goes before
+// useTcpHosts' one, which deletes the namespaces
+after(() => {
+  loss?.close();
+});
+const h = useTcpHosts(skip);
 
 before(() => {
   if (skip) return;
-  pair = createNetnsPair();
-  collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [pair.a.inode, pair.b.inode] }).start();
   loss = BpfObject.load(LOSS_OBJECT);
-  const cfg = loss.map('tcp_loss_cfg');
   setLoss(10); // of skbs: veth passes GSO packets whole, so one drop can cost many segments
-  loss.program('tcp_loss').attachTc({ ifname: pair.b.ifname, netns: pair.b.name, direction: 'ingress' });
+  loss.program('tcp_loss').attachTc({ ifname: h.pair.b.ifname, netns: h.pair.b.name, direction: 'ingress' });
 });
 
 function setLoss(pct: number): void {
@@ -34,21 +33,15 @@ function setLoss(pct: number): void {
   loss.map('tcp_loss_cfg').update(Buffer.alloc(4), v);
 }
 
-after(() => {
-  loss?.close();
-  collector?.close();
-  pair?.destroy();
-});
-
 test('retransmits under loss match TcpRetransSegs and are diagnosed', { skip }, async (t) => {
   const engine = new TcpDiagnosisEngine();
-  engine.tick(process.hrtime.bigint(), collector.readConns(), collector.readListeners());
-  const before = await netnsCounters(pair.a);
-  const server = await startPeerServer(pair.b, ['sink-server', pair.b.ip4, '0']);
-  const client = await runPeer(pair.a, ['bulk-client', pair.b.ip4, String(server.port), String(8 << 20)]);
+  engine.tick(process.hrtime.bigint(), h.collector.readConns(), h.collector.readListeners());
+  const before = await netnsCounters(h.pair.a);
+  const server = await startPeerServer(h.pair.b, ['sink-server', h.pair.b.ip4, '0']);
+  const client = await runPeer(h.pair.a, ['bulk-client', h.pair.b.ip4, String(server.port), String(8 << 20)]);
   const received = await server.done;
   await new Promise((r) => setTimeout(r, 300)); // FIN retransmits, TIME_WAIT transition
-  const afterCounters = await netnsCounters(pair.a);
+  const afterCounters = await netnsCounters(h.pair.a);
   const kernelRetrans = afterCounters.get('Tcp.RetransSegs')! - before.get('Tcp.RetransSegs')!;
 
   const key = Buffer.alloc(4);
@@ -57,16 +50,16 @@ test('retransmits under loss match TcpRetransSegs and are diagnosed', { skip }, 
   assert.equal(received.received, 8 << 20);
   assert.ok(dropped > 0n, 'the loss program dropped segments');
 
-  const conns = collector.readConns();
-  const inA = conns.filter((c) => c.netns === pair.a.inode);
+  const conns = h.collector.readConns();
+  const inA = conns.filter((c) => c.netns === h.pair.a.inode);
   const ours = inA.reduce((n, c) => n + c.totalRetrans, 0);
   assert.equal(inA.filter((c) => c.local.port === client.lport).length, 1, 'one entry per socket (no split between address and cookie ids)');
   t.diagnostic(`skbs dropped ${dropped}, TcpRetransSegs +${kernelRetrans}, faultlens ${ours}`);
   assert.ok(kernelRetrans > 0, 'the kernel retransmitted');
   assert.equal(ours, kernelRetrans, `faultlens ${ours} retransmits vs TcpRetransSegs +${kernelRetrans}`);
 
-  const { findings } = engine.tick(process.hrtime.bigint(), conns, collector.readListeners());
-  const storm = findings.find((f) => f.kind === RETRANS_STORM_KIND && f.subject.flow?.netns === pair.a.inode &&
+  const { findings } = engine.tick(process.hrtime.bigint(), conns, h.collector.readListeners());
+  const storm = findings.find((f) => f.kind === RETRANS_STORM_KIND && f.subject.flow?.netns === h.pair.a.inode &&
     f.subject.flow.local.port === client.lport);
   const mine = inA.find((c) => c.local.port === client.lport);
   assert.ok(storm, `retransmission storm reported (client: ${mine?.totalRetrans} retransmits / ${mine?.segsOut} segments)`);
@@ -77,21 +70,21 @@ test('retransmits under loss match TcpRetransSegs and are diagnosed', { skip }, 
 test('a blackout of a request/response flow is reported as RTO stalls', { skip }, async (t) => {
   setLoss(0);
   const engine = new TcpDiagnosisEngine();
-  engine.tick(process.hrtime.bigint(), collector.readConns(), collector.readListeners());
-  const server = await startPeerServer(pair.b, ['rr-server', pair.b.ip4, '0', '200', '100']);
-  const run = runPeer(pair.a, ['rr-client', pair.b.ip4, String(server.port), '3000', '100', '100', '100'], { NODELAY: '1' });
+  engine.tick(process.hrtime.bigint(), h.collector.readConns(), h.collector.readListeners());
+  const server = await startPeerServer(h.pair.b, ['rr-server', h.pair.b.ip4, '0', '200', '100']);
+  const run = runPeer(h.pair.a, ['rr-client', h.pair.b.ip4, String(server.port), '3000', '100', '100', '100'], { NODELAY: '1' });
   await new Promise((r) => setTimeout(r, 50));
   setLoss(100); // every data segment towards the server is lost for 700 ms
   await new Promise((r) => setTimeout(r, 700));
   setLoss(0);
   const client = await run;
   await server.done;
-  const conns = collector.readConns();
-  const c = conns.find((x) => x.netns === pair.a.inode && x.local.port === client.lport);
+  const conns = h.collector.readConns();
+  const c = conns.find((x) => x.netns === h.pair.a.inode && x.local.port === client.lport);
   t.diagnostic(`client: ${c?.rtoEvents} RTOs, ${c?.totalRetrans} retransmits, ${client.elapsedMs} ms for 3000 exchanges`);
   assert.ok(c, 'client flow tracked');
   assert.ok(c.rtoEvents >= 2, `rto events ${c.rtoEvents}`);
-  const { findings } = engine.tick(process.hrtime.bigint(), conns, collector.readListeners());
+  const { findings } = engine.tick(process.hrtime.bigint(), conns, h.collector.readListeners());
   const rto = findings.find((f) => f.kind === RTO_KIND && f.subject.flow?.sockId === c.sockId.toString());
   assert.ok(rto, `RTO finding (got ${findings.map((f) => f.kind).join(', ')})`);
   assert.equal(rto.evidence.rtoEvents, c.rtoEvents);

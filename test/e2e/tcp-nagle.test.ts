@@ -1,46 +1,31 @@
 // Nagle × delayed ACK, reproduced with real sockets over a veth pair (MTU 1500): the client writes each
 // request as two sub-MSS pieces without TCP_NODELAY; the server answers only after the whole request.
 // The diagnoser must report it with the measured ~40 ms ACK delay, and must stay silent with TCP_NODELAY.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TcpCollector } from '../../src/collect/tcp-collector.js';
 import { TcpDiagnosisEngine } from '../../src/detect/tcp/engine.js';
 import { NAGLE_KIND } from '../../src/detect/tcp/nagle.js';
-import type { TcpEvent } from '../../src/model/tcp.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { runPeer, startPeerServer, tcpE2eSkipReason, TCP_OBJECT } from './tcp-peer.js';
+import { runPeer, startPeerServer, tcpE2eSkipReason, useTcpHosts } from './tcp-peer.js';
 
 const skip = tcpE2eSkipReason();
-let pair: NetnsPair;
-let collector: TcpCollector;
-const events: TcpEvent[] = [];
-
-before(() => {
-  if (skip) return;
-  pair = createNetnsPair();
-  collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [pair.a.inode, pair.b.inode], onEvents: (e) => events.push(...e) }).start();
-});
-
-after(() => {
-  collector?.close();
-  pair?.destroy();
-});
+const h = useTcpHosts(skip);
+const { events } = h;
 
 async function exchange(nodelay: boolean) {
   const engine = new TcpDiagnosisEngine();
-  collector.poll();
+  h.collector.poll();
   engine.addEvents(events.splice(0));
-  engine.tick(process.hrtime.bigint(), collector.readConns(), collector.readListeners());
+  engine.tick(process.hrtime.bigint(), h.collector.readConns(), h.collector.readListeners());
   const t0 = process.hrtime.bigint();
-  const server = await startPeerServer(pair.b, ['rr-server', pair.b.ip4, '0', '200', '100']);
-  const client = await runPeer(pair.a, ['rr-client', pair.b.ip4, String(server.port), '50', '100', '100', '100'],
+  const server = await startPeerServer(h.pair.b, ['rr-server', h.pair.b.ip4, '0', '200', '100']);
+  const client = await runPeer(h.pair.a, ['rr-client', h.pair.b.ip4, String(server.port), '50', '100', '100', '100'],
     nodelay ? { NODELAY: '1' } : {});
   await server.done;
-  collector.poll();
+  h.collector.poll();
   engine.addEvents(events.splice(0));
-  const { findings } = engine.tick(process.hrtime.bigint(), collector.readConns(), collector.readListeners());
+  const { findings } = engine.tick(process.hrtime.bigint(), h.collector.readConns(), h.collector.readListeners());
   const detectedAfterMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const mine = findings.filter((f) => f.kind === NAGLE_KIND && f.subject.flow?.netns === pair.a.inode &&
+  const mine = findings.filter((f) => f.kind === NAGLE_KIND && f.subject.flow?.netns === h.pair.a.inode &&
     f.subject.flow.local.port === client.lport);
   return { client, mine, detectedAfterMs };
 }

@@ -1,9 +1,12 @@
 // Drives test/e2e/tcp-peer.c (compiled once per test process) inside the namespaces of test/helpers/netns.ts.
+import { before, after } from 'node:test';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collect, type Netns } from '../helpers/netns.js';
+import { TcpCollector } from '../../src/collect/tcp-collector.js';
+import type { TcpEvent } from '../../src/model/tcp.js';
+import { collect, createNetnsPair, type Netns, type NetnsPair } from '../helpers/netns.js';
 
 let binary: string | undefined;
 
@@ -55,6 +58,24 @@ export function tcpE2eSkipReason(): string | undefined {
   if (process.geteuid?.() !== 0) return 'needs root (BPF, network namespaces)';
   if (!existsSync(TCP_OBJECT)) return 'bpf/.output/tcp.bpf.o not built (make -C bpf)';
   return undefined;
+}
+
+/** Two namespace hosts and the TCP collector watching both, for one test file; `events` fills as it runs. */
+export interface TcpHosts { pair: NetnsPair; collector: TcpCollector; readonly events: TcpEvent[] }
+
+/** Registers the file's before/after hooks; pair and collector are set once `before` has run (unless skipped). */
+export function useTcpHosts(skip: string | undefined): TcpHosts {
+  const hosts = { events: [] as TcpEvent[] } as TcpHosts;
+  before(() => {
+    if (skip) return;
+    hosts.pair = createNetnsPair();
+    hosts.collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [hosts.pair.a.inode, hosts.pair.b.inode], onEvents: (e) => hosts.events.push(...e) }).start();
+  });
+  after(() => {
+    hosts.collector?.close();
+    hosts.pair?.destroy();
+  });
+  return hosts;
 }
 
 /** TcpExt/Tcp counters of a namespace (its /proc/net/netstat and /proc/net/snmp), e.g. 'TcpExt.ListenOverflows'. */

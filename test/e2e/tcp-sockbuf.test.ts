@@ -1,47 +1,32 @@
 // Ineffective SO_RCVBUF: a listener whose small buffer fixed window scale 0 at the handshake, and an accepted
 // socket that then asks for 512 KB - the window can never exceed 65535 << rcv_wscale. The same size set on
 // the listener before listen() is not flagged (the handshake then picks a scale that can express it).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TcpCollector } from '../../src/collect/tcp-collector.js';
 import { TcpDiagnosisEngine } from '../../src/detect/tcp/engine.js';
 import { SOCKBUF_KIND, maxAdvertisableWindow, wscaleNeeded } from '../../src/detect/tcp/sockbuf.js';
-import type { TcpEvent } from '../../src/model/tcp.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { runPeer, startPeerServer, tcpE2eSkipReason, TCP_OBJECT } from './tcp-peer.js';
+import { runPeer, startPeerServer, tcpE2eSkipReason, useTcpHosts } from './tcp-peer.js';
 
 const skip = tcpE2eSkipReason();
-let pair: NetnsPair;
-let collector: TcpCollector;
-const events: TcpEvent[] = [];
+const h = useTcpHosts(skip);
+const { events } = h;
 const BIG = 512 * 1024;
-
-before(() => {
-  if (skip) return;
-  pair = createNetnsPair();
-  collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [pair.a.inode, pair.b.inode], onEvents: (e) => events.push(...e) }).start();
-});
-
-after(() => {
-  collector?.close();
-  pair?.destroy();
-});
 
 async function transfer(serverEnv: Record<string, string>) {
   const engine = new TcpDiagnosisEngine();
-  collector.poll();
+  h.collector.poll();
   events.length = 0;
-  engine.tick(process.hrtime.bigint(), collector.readConns(), collector.readListeners());
-  const server = await startPeerServer(pair.b, ['sink-server', pair.b.ip4, '0'], serverEnv);
-  await runPeer(pair.a, ['bulk-client', pair.b.ip4, String(server.port), String(4 << 20)]);
+  engine.tick(process.hrtime.bigint(), h.collector.readConns(), h.collector.readListeners());
+  const server = await startPeerServer(h.pair.b, ['sink-server', h.pair.b.ip4, '0'], serverEnv);
+  await runPeer(h.pair.a, ['bulk-client', h.pair.b.ip4, String(server.port), String(4 << 20)]);
   const report = await server.done;
-  collector.poll();
-  const mine = events.splice(0).filter((e) => e.netns === pair.b.inode && e.local.port === server.port);
+  h.collector.poll();
+  const mine = events.splice(0).filter((e) => e.netns === h.pair.b.inode && e.local.port === server.port);
   engine.addEvents(mine);
-  const conns = collector.readConns();
-  const { findings } = engine.tick(process.hrtime.bigint(), conns, collector.readListeners());
-  const serverConn = conns.find((c) => c.netns === pair.b.inode && c.local.port === server.port && c.role === 'server');
-  const clientConn = conns.find((c) => c.netns === pair.a.inode && c.remote.port === server.port && c.role === 'client');
+  const conns = h.collector.readConns();
+  const { findings } = engine.tick(process.hrtime.bigint(), conns, h.collector.readListeners());
+  const serverConn = conns.find((c) => c.netns === h.pair.b.inode && c.local.port === server.port && c.role === 'server');
+  const clientConn = conns.find((c) => c.netns === h.pair.a.inode && c.remote.port === server.port && c.role === 'client');
   return { report, findings: findings.filter((f) => f.kind === SOCKBUF_KIND), events: mine, serverConn, clientConn };
 }
 

@@ -1,39 +1,25 @@
 // A reader that stops reading: its receive buffer fills and it advertises a zero window. faultlens must see
 // the stall on both ends - the sender blocked by the peer's zero window, the reader advertising it - and the
 // diagnosers must attribute it to the slow reader.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TcpCollector } from '../../src/collect/tcp-collector.js';
 import { TcpDiagnosisEngine } from '../../src/detect/tcp/engine.js';
 import { ZERO_WINDOW_LOCAL_KIND, ZERO_WINDOW_PEER_KIND } from '../../src/detect/tcp/stalls.js';
-import { createNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { runPeer, startPeerServer, tcpE2eSkipReason, TCP_OBJECT } from './tcp-peer.js';
+import { runPeer, startPeerServer, tcpE2eSkipReason, useTcpHosts } from './tcp-peer.js';
 
 const skip = tcpE2eSkipReason();
-let pair: NetnsPair;
-let collector: TcpCollector;
-
-before(() => {
-  if (skip) return;
-  pair = createNetnsPair();
-  collector = new TcpCollector({ objectPath: TCP_OBJECT, netns: [pair.a.inode, pair.b.inode] }).start();
-});
-
-after(() => {
-  collector?.close();
-  pair?.destroy();
-});
+const h = useTcpHosts(skip);
 
 test('a stalled reader shows up as zero-window time on both ends', { skip }, async (t) => {
   const engine = new TcpDiagnosisEngine();
-  engine.tick(process.hrtime.bigint(), collector.readConns(), collector.readListeners());
-  const server = await startPeerServer(pair.b, ['sink-server', pair.b.ip4, '0', '1500'], { ACCEPT_RCVBUF: '16384' });
-  const client = await runPeer(pair.a, ['bulk-client', pair.b.ip4, String(server.port), String(1 << 20)]);
+  engine.tick(process.hrtime.bigint(), h.collector.readConns(), h.collector.readListeners());
+  const server = await startPeerServer(h.pair.b, ['sink-server', h.pair.b.ip4, '0', '1500'], { ACCEPT_RCVBUF: '16384' });
+  const client = await runPeer(h.pair.a, ['bulk-client', h.pair.b.ip4, String(server.port), String(1 << 20)]);
   const report = await server.done;
   assert.equal(report.received, 1 << 20);
-  const conns = collector.readConns();
-  const sender = conns.find((c) => c.netns === pair.a.inode && c.local.port === client.lport);
-  const reader = conns.find((c) => c.netns === pair.b.inode && c.remote.port === client.lport);
+  const conns = h.collector.readConns();
+  const sender = conns.find((c) => c.netns === h.pair.a.inode && c.local.port === client.lport);
+  const reader = conns.find((c) => c.netns === h.pair.b.inode && c.remote.port === client.lport);
   t.diagnostic(`sender: ${sender?.zeroWndPeerEpisodes} episodes, ${Math.round((sender?.zeroWndPeerNs ?? 0) / 1e6)} ms; ` +
     `reader: ${reader?.zeroWndLocalEpisodes} episodes, ${Math.round((reader?.zeroWndLocalNs ?? 0) / 1e6)} ms`);
   assert.ok(sender && reader, 'both ends tracked');
@@ -44,7 +30,7 @@ test('a stalled reader shows up as zero-window time on both ends', { skip }, asy
   assert.ok(sender.zeroWndPeerNs > 500e6 && sender.zeroWndPeerNs < 5000e6, `sender stalled ${sender.zeroWndPeerNs / 1e6} ms`);
   assert.ok(reader.zeroWndLocalNs > 500e6 && reader.zeroWndLocalNs < 5000e6, `reader stalled ${reader.zeroWndLocalNs / 1e6} ms`);
 
-  const { findings } = engine.tick(process.hrtime.bigint(), conns, collector.readListeners());
+  const { findings } = engine.tick(process.hrtime.bigint(), conns, h.collector.readListeners());
   const peer = findings.find((f) => f.kind === ZERO_WINDOW_PEER_KIND && f.subject.flow?.sockId === sender.sockId.toString());
   const local = findings.find((f) => f.kind === ZERO_WINDOW_LOCAL_KIND && f.subject.flow?.sockId === reader.sockId.toString());
   assert.ok(peer, 'sender-side finding');

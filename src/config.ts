@@ -8,6 +8,14 @@ import { z } from 'zod/v4';
 
 export const DEFAULT_CONFIG_PATH = join(homedir(), '.faultlens', 'config.yaml');
 
+const HttpUrl = z.string().refine((v) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
 export const ConfigSchema = z
   .object({
     hostname: z.string().min(1).max(255).default(hostname()).describe('name of this host in stored records'),
@@ -18,6 +26,7 @@ export const ConfigSchema = z
         batchRows: z.number().int().min(1).max(1_000_000).default(5000),
         flushMs: z.number().int().min(10).max(60_000).default(1000),
         retentionHours: z.number().min(0).max(24 * 365).default(24).describe('raw rows older than this are deleted; 0 keeps everything'),
+        rollupRetentionHours: z.number().min(0).max(24 * 365 * 5).default(24 * 30).describe('per-minute RED rollups older than this are deleted; 0 keeps them'),
       })
       .strict()
       .prefault({}),
@@ -26,6 +35,33 @@ export const ConfigSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(7070),
         token: z.string().min(8, 'must be at least 8 characters').optional().describe('bearer token agents must send to /api/ingest'),
+      })
+      .strict()
+      .prefault({}),
+    export: z
+      .object({
+        otlp: z
+          .object({
+            endpoint: HttpUrl.optional().describe('OTLP/HTTP base URL (e.g. http://127.0.0.1:4318): traces to /v1/traces, metrics to /v1/metrics'),
+            headers: z.record(z.string(), z.string()).default({}).describe('extra request headers (e.g. an API key)'),
+            metricsIntervalMs: z.number().int().min(0).max(3_600_000).default(10_000).describe('metric snapshot period; 0 sends none'),
+            batchSpans: z.number().int().min(1).max(10_000).default(512),
+            maxQueueSpans: z.number().int().min(1).max(1_000_000).default(20_000).describe('spans held while the endpoint is slow; more are dropped and counted'),
+            flushMs: z.number().int().min(10).max(60_000).default(1000),
+            timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+            retries: z.number().int().min(0).max(20).default(5),
+          })
+          .strict()
+          .prefault({}),
+        webhooks: z
+          .object({
+            urls: z.array(HttpUrl).max(32).default([]).describe('alert/finding webhooks (JSON POST)'),
+            secret: z.string().min(8, 'must be at least 8 characters').optional().describe('HMAC-SHA256 key for the X-Faultlens-Signature header'),
+            timeoutMs: z.number().int().min(100).max(120_000).default(5000),
+            retries: z.number().int().min(0).max(20).default(3),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -42,9 +78,12 @@ const LEAVES: { path: string; env: string; type: 'string' | 'number' }[] = [
   { path: 'store.batchRows', env: 'FAULTLENS_STORE_BATCH_ROWS', type: 'number' },
   { path: 'store.flushMs', env: 'FAULTLENS_STORE_FLUSH_MS', type: 'number' },
   { path: 'store.retentionHours', env: 'FAULTLENS_STORE_RETENTION_HOURS', type: 'number' },
+  { path: 'store.rollupRetentionHours', env: 'FAULTLENS_STORE_ROLLUP_RETENTION_HOURS', type: 'number' },
   { path: 'server.host', env: 'FAULTLENS_SERVER_HOST', type: 'string' },
   { path: 'server.port', env: 'FAULTLENS_SERVER_PORT', type: 'number' },
   { path: 'server.token', env: 'FAULTLENS_SERVER_TOKEN', type: 'string' },
+  { path: 'export.otlp.endpoint', env: 'FAULTLENS_OTLP_ENDPOINT', type: 'string' },
+  { path: 'export.webhooks.secret', env: 'FAULTLENS_WEBHOOK_SECRET', type: 'string' },
 ];
 export const CONFIG_ENV_VARS = LEAVES.map((l) => l.env);
 

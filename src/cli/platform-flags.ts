@@ -11,6 +11,9 @@ export interface PlatformFlags {
   token?: string;
   config?: string;
   retentionHours?: string;
+  otlp?: string;
+  webhook?: string[];
+  webhookSecret?: string;
 }
 
 const FLAG_NAMES = {
@@ -20,6 +23,9 @@ const FLAG_NAMES = {
   'store.url': '--store',
   dataDir: '--data-dir',
   'store.retentionHours': '--retention-hours',
+  'export.otlp.endpoint': '--otlp',
+  'export.webhooks.urls': '--webhook',
+  'export.webhooks.secret': '--webhook-secret',
 };
 
 /** Numeric flags stay strings if they are not numbers, so the config validation names them. */
@@ -33,12 +39,16 @@ export function addPlatformOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'directory for the embedded store (default ~/.faultlens/data)')
     .option('--token <token>', 'bearer token remote agents must send to /api/ingest')
     .option('--retention-hours <n>', 'delete raw rows older than this (default 24; 0 keeps everything)')
+    .option('--otlp <url>', 'export traces and metrics over OTLP/HTTP (protobuf) to this endpoint, e.g. http://127.0.0.1:4318')
+    .option('--webhook <url>', 'POST alerts and findings as JSON to this URL (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--webhook-secret <secret>', 'sign webhook bodies: X-Faultlens-Signature = sha256 HMAC of "<timestamp>.<body>"')
     .option('--config <file>', 'YAML config file (default ~/.faultlens/config.yaml when it exists)')
     .addHelpText(
       'after',
       '\nSettings come from defaults < config file < FAULTLENS_* environment variables < flags.\n' +
         'Environment: FAULTLENS_SERVER_HOST, FAULTLENS_SERVER_PORT, FAULTLENS_SERVER_TOKEN, FAULTLENS_STORE_URL,\n' +
-        '  FAULTLENS_DATA_DIR, FAULTLENS_STORE_RETENTION_HOURS, FAULTLENS_STORE_BATCH_ROWS, FAULTLENS_STORE_FLUSH_MS, FAULTLENS_CONFIG.',
+        '  FAULTLENS_DATA_DIR, FAULTLENS_STORE_RETENTION_HOURS, FAULTLENS_STORE_BATCH_ROWS, FAULTLENS_STORE_FLUSH_MS, FAULTLENS_CONFIG,\n' +
+        '  FAULTLENS_OTLP_ENDPOINT, FAULTLENS_WEBHOOK_SECRET.',
     );
 }
 
@@ -51,6 +61,9 @@ export function configFromFlags(o: PlatformFlags): Config & { configFile?: strin
       'store.url': o.store,
       dataDir: o.dataDir,
       'store.retentionHours': num(o.retentionHours),
+      'export.otlp.endpoint': o.otlp,
+      'export.webhooks.urls': o.webhook,
+      'export.webhooks.secret': o.webhookSecret,
     },
     flagNames: FLAG_NAMES,
   };

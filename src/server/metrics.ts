@@ -41,9 +41,13 @@ export class MetricsRegistry {
     return this;
   }
 
+  /** Every collector's families now (the OTLP metrics export sends the same series). */
+  async collect(): Promise<MetricFamily[]> {
+    return (await Promise.all(this.collectors.map((c) => c()))).flat();
+  }
+
   async render(): Promise<string> {
-    const families = (await Promise.all(this.collectors.map((c) => c()))).flat();
-    return renderPrometheus(families);
+    return renderPrometheus(await this.collect());
   }
 }
 

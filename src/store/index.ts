@@ -12,7 +12,8 @@ import type { Store, StoreOptions } from './types.js';
 export * from './types.js';
 export { TABLE_NAMES, TABLES, SCHEMA_VERSION, isTableName, type TableName } from './schema.js';
 export { jsonStringify, toBig } from './codec.js';
-export { nowNs, DEFAULT_BATCH, DEFAULT_RETENTION_HOURS } from './sql-store.js';
+export { nowNs, DEFAULT_BATCH, DEFAULT_RETENTION_HOURS, DEFAULT_ROLLUP_RETENTION_HOURS } from './sql-store.js';
+export type { RollupKind, RollupPoint, RollupQuery, RollupSeries } from './rollup.js';
 
 export const DEFAULT_DATA_DIR = join(homedir(), '.faultlens', 'data');
 export const DUCKDB_FILE = 'faultlens.duckdb';

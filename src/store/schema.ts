@@ -1,3 +1,5 @@
+import { ROLLUP_SPEC } from './rollup.js';
+
 // Table definitions shared by every engine: one column list per table, rendered to each engine's DDL.
 // Every table has `ts_ns` (wall-clock ns, the retention and time-range key) and `host` (which agent wrote it).
 
@@ -11,7 +13,7 @@ export interface ColumnSpec {
 }
 
 export interface TableSpec {
-  name: TableName;
+  name: string; // a TableName, or a derived table such as the RED rollup
   columns: ColumnSpec[];
 }
 
@@ -158,6 +160,11 @@ export const MIGRATIONS: Migration[] = [
     version: 2,
     description: 'flows: duration_ns, client_netns, server_netns, syscalls',
     statements: (d) => addedColumns(d, 2),
+  },
+  {
+    version: 3,
+    description: 'red_rollup: per-minute RED per endpoint and edge, kept longer than raw rows',
+    statements: (d) => [createTableSql(d, ROLLUP_SPEC, 3)],
   },
 ];
 

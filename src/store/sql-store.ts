@@ -4,10 +4,14 @@ import { cellsToRecord, flowToRecord, recordToCells, recordToFlow, toBig, toNum,
 import type { Engine } from './engine.js';
 import { edgeTotalsSql, flowsSql, listSql } from './queries.js';
 import { MIGRATIONS, TABLE_NAMES, TABLES, type TableName } from './schema.js';
+import { mergeRollupRows, ROLLUP_SPEC, ROLLUP_TABLE, rollupSql, RollupAccumulator, type RollupQuery, type RollupSeries } from './rollup.js';
 import type { EdgeTotals, FlowQuery, FlowSnapshot, ListQuery, Row, Store, StoreOptions, StoreStats, TimeRange } from './types.js';
 
 export const DEFAULT_BATCH = { maxRows: 5000, maxDelayMs: 1000 };
 export const DEFAULT_RETENTION_HOURS = 24;
+export const DEFAULT_ROLLUP_RETENTION_HOURS = 24 * 30;
+/** A minute's rollup is written this long after it ended: rows of agents a few ticks late still fit. */
+const ROLLUP_GRACE_NS = 15_000_000_000n;
 
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
@@ -19,6 +23,13 @@ export class SqlStore implements Store {
   private version = 0;
   private readonly retentionHours: number;
   private readonly migrateTo: number | undefined;
+  private readonly rollupRetentionHours: number;
+  private readonly rollups = new RollupAccumulator();
+  private rollupWrite: Promise<void> = Promise.resolve();
+  private readonly rollupTimer: NodeJS.Timeout;
+  private readonly onError: (e: Error) => void;
+  rollupRowsWritten = 0;
+  rollupRowsDropped = 0;
 
   private constructor(
     private readonly db: Engine,
@@ -28,6 +39,10 @@ export class SqlStore implements Store {
     this.batcher = new Batcher({ ...DEFAULT_BATCH, ...opts.batch }, (b) => this.writeBatch(b), onError);
     this.retentionHours = opts.retentionHours ?? DEFAULT_RETENTION_HOURS;
     this.migrateTo = opts.migrateTo;
+    this.onError = onError;
+    this.rollupRetentionHours = opts.rollupRetentionHours ?? DEFAULT_ROLLUP_RETENTION_HOURS;
+    this.rollupTimer = setInterval(() => void this.writeRollups(nowNs() - ROLLUP_GRACE_NS), 10_000);
+    this.rollupTimer.unref();
     if (this.retentionHours > 0) {
       this.retentionTimer = setInterval(
         () => void this.applyRetention().catch((e: Error) => onError(e)),
@@ -38,14 +53,21 @@ export class SqlStore implements Store {
   }
 
   static async open(db: Engine, opts: StoreOptions = {}): Promise<SqlStore> {
+    let s: SqlStore | undefined;
     try {
-      const s = new SqlStore(db, opts);
+      s = new SqlStore(db, opts);
       await s.migrate();
       return s;
     } catch (e) {
+      if (s) s.stopTimers();
       await db.close().catch(() => {});
       throw e;
     }
+  }
+
+  private stopTimers(): void {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    clearInterval(this.rollupTimer);
   }
 
   get engine() {
@@ -108,11 +130,34 @@ export class SqlStore implements Store {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (table === 'requests') this.rollups.add(rows);
     return this.batcher.add(table, cells);
   }
 
-  flush(): Promise<void> {
-    return this.batcher.flush();
+  /** Raw rows pending now, and the rollups of minutes closed (with their grace) by now. */
+  async flush(): Promise<void> {
+    await this.batcher.flush();
+    await this.writeRollups(nowNs() - ROLLUP_GRACE_NS);
+  }
+
+  /** Writes the rollups of minutes that ended before `beforeNs` (one write at a time, in order). */
+  private writeRollups(beforeNs: bigint): Promise<void> {
+    const cells = this.rollups.drain(beforeNs);
+    if (!cells.length) return this.rollupWrite;
+    this.rollupWrite = this.rollupWrite.then(() =>
+      this.db.insert(ROLLUP_SPEC, cells).then(
+        () => void (this.rollupRowsWritten += cells.length),
+        (e: Error) => {
+          this.rollupRowsDropped += cells.length;
+          this.onError(new Error(`RED rollup write of ${cells.length} rows failed: ${e.message}`));
+        },
+      ),
+    );
+    return this.rollupWrite;
+  }
+
+  async redRollup(q: RollupQuery): Promise<RollupSeries[]> {
+    return mergeRollupRows(await this.db.query(rollupSql(this.db.dialect, q)), q);
   }
 
   async queryFlows(q: FlowQuery): Promise<FlowSnapshot[]> {
@@ -146,9 +191,13 @@ export class SqlStore implements Store {
     return rows.map((r) => cellsToRecord(TABLES[table], r) as Row);
   }
 
-  async applyRetention(olderThanNs?: bigint): Promise<bigint> {
-    const cut = olderThanNs ?? nowNs() - BigInt(Math.round(this.retentionHours * 3600)) * 1_000_000_000n;
+  async applyRetention(olderThanNs?: bigint, rollupOlderThanNs?: bigint): Promise<bigint> {
+    const hoursAgo = (h: number) => nowNs() - BigInt(Math.round(h * 3600)) * 1_000_000_000n;
+    const cut = olderThanNs ?? hoursAgo(this.retentionHours);
     for (const t of TABLE_NAMES) await this.db.exec(this.db.dialect.deleteOlderThan(this.db.dialect.table(t), cut));
+    // rollups outlive raw rows: their own cut-off, none when their retention is off
+    const rollupCut = rollupOlderThanNs ?? (this.rollupRetentionHours > 0 ? hoursAgo(this.rollupRetentionHours) : undefined);
+    if (rollupCut !== undefined && this.version >= 3) await this.db.exec(this.db.dialect.deleteOlderThan(this.db.dialect.table(ROLLUP_TABLE), rollupCut));
     return cut;
   }
 
@@ -168,8 +217,9 @@ export class SqlStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.stopTimers();
     await this.batcher.close();
+    await this.writeRollups(BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000_000n); // the open minutes too
     await this.db.close();
   }
 }

@@ -1,6 +1,7 @@
 // The Store contract every engine implements, and the record shapes it takes and returns.
 import type { Flow } from '../model/flow.js';
 import type { TableName } from './schema.js';
+import type { RollupQuery, RollupSeries } from './rollup.js';
 
 /** A flow as stored: the live Flow at one moment (`tsNs`, wall clock) on one agent host. */
 export interface FlowSnapshot extends Flow {
@@ -69,6 +70,8 @@ export interface StoreOptions {
   batch?: Partial<BatchOptions>;
   /** Raw rows older than this are deleted by the retention timer (0 disables it). */
   retentionHours?: number;
+  /** RED rollup rows older than this are deleted (default 30 days; 0 keeps them). */
+  rollupRetentionHours?: number;
   /** How often the retention sweep runs. */
   retentionIntervalMs?: number;
   /** Called when a background flush or retention sweep fails. Defaults to console.error. */
@@ -91,8 +94,13 @@ export interface Store {
   topFlowsByBytes(range: TimeRange, limit?: number): Promise<FlowSnapshot[]>;
   edgeTotals(range?: TimeRange): Promise<EdgeTotals[]>;
   list(table: Exclude<TableName, 'flows'>, q: ListQuery): Promise<Row[]>;
-  /** Deletes raw rows older than `olderThanNs` (default: now - retentionHours). Returns the cut-off. */
-  applyRetention(olderThanNs?: bigint): Promise<bigint>;
+  /**
+   * Deletes raw rows older than `olderThanNs` (default: now - retentionHours) and RED rollup rows older
+   * than `rollupOlderThanNs` (default: now - rollupRetentionHours). Returns the raw cut-off.
+   */
+  applyRetention(olderThanNs?: bigint, rollupOlderThanNs?: bigint): Promise<bigint>;
+  /** Per-minute RED rollups merged over the range, per endpoint or edge, with points per step. */
+  redRollup(q: RollupQuery): Promise<RollupSeries[]>;
   schemaVersion(): Promise<number>;
   stats(): StoreStats;
   close(): Promise<void>;

@@ -5,7 +5,7 @@ import { openStore, SCHEMA_VERSION } from '../../src/store/index.js';
 import { parseClickHouseUrl } from '../../src/store/clickhouse.js';
 import { makeFlow } from './fixtures.js';
 import { CLICKHOUSE_SKIP, startClickHouse, type RunningClickHouse } from './clickhouse-server.js';
-import { migrationSuite, storeSuite, type OpenStore } from './suite.js';
+import { migrationSuite, rollupSuite, storeSuite, type OpenStore } from './suite.js';
 
 const batch = { maxRows: 50, maxDelayMs: 200 };
 
@@ -22,6 +22,7 @@ describe('clickhouse store', { skip: CLICKHOUSE_SKIP }, () => {
   const open: OpenStore = (o = {}) =>
     openStore(ch.url(o.name ?? `fl_suite_${++n}`), { batch, retentionHours: 0, ...(o.migrateTo ? { migrateTo: o.migrateTo } : {}) });
   storeSuite(open);
+  rollupSuite(open);
   migrationSuite(open);
 
   it('migrates a new database once and shares it between two stores (two servers, one ClickHouse)', async () => {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { openStore, SCHEMA_VERSION, TABLE_NAMES } from '../../src/store/index.js';
 import { makeFlow } from './fixtures.js';
-import { migrationSuite, storeSuite, type OpenStore } from './suite.js';
+import { migrationSuite, rollupSuite, storeSuite, type OpenStore } from './suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fl-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,6 +18,7 @@ describe('duckdb store', () => {
   const open: OpenStore = (o = {}) =>
     openStore(join(dir, `${o.name ?? `suite-${++n}`}.duckdb`), { batch, retentionHours: 0, ...(o.migrateTo ? { migrateTo: o.migrateTo } : {}) });
   storeSuite(open);
+  rollupSuite(open);
   migrationSuite(open);
 
   it('reads flow rows written before a migration added columns', async () => {

@@ -1,7 +1,7 @@
 // The store behaviour every engine must show; run by duckdb.test.ts and clickhouse.test.ts.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { SCHEMA_VERSION, type Store } from '../../src/store/index.js';
+import { SCHEMA_VERSION, type Row, type Store } from '../../src/store/index.js';
 import { BIG_CGROUP, BIG_COOKIE, makeFlow } from './fixtures.js';
 
 const T0 = 1_760_000_000_000_000_000n; // a wall-clock ns base
@@ -184,6 +184,94 @@ export function storeSuite(open: OpenStore): void {
       await assert.rejects(store.write('tcp_samples', [{ ts_ns: base, cookie: -1n }]), /negative/);
     } finally {
       await store.close();
+    }
+  });
+}
+
+/** A `requests` row as requestToRow makes it (side and both services in `data`). */
+function requestRow(tsNs: bigint, o: { side: 'server' | 'client'; client: string; server: string; endpoint: string; ms: number; error?: boolean; host?: string }): Row {
+  return {
+    ts_ns: tsNs,
+    host: o.host ?? 'h1',
+    service: o.side === 'server' ? o.server : o.client,
+    protocol: 'http1',
+    method: 'GET',
+    endpoint: o.endpoint,
+    status: o.error ? 500 : 200,
+    duration_ns: BigInt(Math.round(o.ms * 1e6)),
+    error: !!o.error,
+    span_id: 'abcd',
+    data: { side: o.side, clientService: o.client, serverService: o.server },
+  };
+}
+
+export function rollupSuite(open: OpenStore): void {
+  it('rolls requests up per minute, endpoint and edge; the rollups outlive raw retention', async () => {
+    const store = await open();
+    try {
+      const M = 60n * S;
+      const base = T0 - (T0 % M) + 100n * M; // a minute boundary
+      const rows: Row[] = [];
+      // minute 0: 90 fast /items (10 errors) and 10 slow; minute 1: 50 more, all 40 ms; 1 ms apart in time
+      for (let i = 0; i < 100; i++) rows.push(requestRow(base + BigInt(i) * 1_000_000n, { side: 'server', client: 'web', server: 'api', endpoint: '/items/{id}', ms: i < 90 ? 2 + (i % 10) / 10 : 200, error: i < 10 }));
+      for (let i = 0; i < 50; i++) rows.push(requestRow(base + M + BigInt(i) * 1_000_000n, { side: 'server', client: 'web', server: 'api', endpoint: '/items/{id}', ms: 40, host: i % 2 ? 'h1' : 'h2' }));
+      // the caller's view of the same calls (must not double the count) and a peer only seen as a client
+      for (let i = 0; i < 100; i++) rows.push(requestRow(base + BigInt(i) * 1_000_000n, { side: 'client', client: 'web', server: 'api', endpoint: '/items/{id}', ms: 3 }));
+      for (let i = 0; i < 7; i++) rows.push(requestRow(base + BigInt(i) * 1_000_000n, { side: 'client', client: 'api', server: '10.0.0.9:6379', endpoint: 'GET', ms: 0.5 }));
+      await store.write('requests', rows);
+      await store.flush(); // these minutes ended long ago: their rollups are written now
+      const range = { fromNs: base, toNs: base + 10n * M };
+      const eps = await store.redRollup({ ...range, kind: 'endpoint', stepNs: M });
+      const items = eps.find((e) => e.endpoint === '/items/{id}')!;
+      assert.deepEqual([items.service, items.side, items.count, items.errors], ['api', 'server', 150, 10]);
+      assert.deepEqual(items.points.map((p) => [p.tsNs, p.count, p.errors]), [[base, 100, 10], [base + M, 50, 0]]);
+      // quantiles from merged histograms: within the log-linear bucket error of the exact values
+      const near = (got: number, want: number) => assert.ok(Math.abs(got - want) / want < 0.07, `${got} vs ${want}`);
+      near(items.points[0]!.p50Ms, 2.5);
+      near(items.points[0]!.p99Ms, 200);
+      near(items.points[1]!.p50Ms, 40);
+      near(items.p90Ms, 40); // over both minutes: 150 values, the 135th is one of the 40 ms
+      near(items.maxMs, 200);
+      near(items.meanMs, (90 * 2.45 + 10 * 200 + 50 * 40) / 150);
+      const redis = eps.find((e) => e.service === '10.0.0.9:6379')!;
+      assert.deepEqual([redis.side, redis.count], ['client', 7]);
+      const edges = await store.redRollup({ ...range, kind: 'edge', service: 'web' });
+      assert.deepEqual(edges.map((e) => [e.service, e.peer, e.side, e.count, e.errors]), [['web', 'api', 'server', 150, 10]]);
+      assert.equal((await store.redRollup({ ...range, kind: 'edge', host: 'h2' }))[0]!.count, 25);
+      // raw requests go at the raw cut-off; rollups stay until theirs
+      await store.applyRetention(base + 10n * M, base - M);
+      await eventually(async () => (await store.list('requests', range)).length === 0, 'raw requests retention');
+      assert.equal((await store.redRollup({ ...range, kind: 'endpoint' })).find((e) => e.endpoint === '/items/{id}')!.count, 150);
+      await store.applyRetention(base + 10n * M, base + 10n * M);
+      await eventually(async () => (await store.redRollup({ ...range, kind: 'endpoint' })).length === 0, 'rollup retention');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('counts late rows of a written minute once, and writes open minutes on close', async () => {
+    const name = `rollup_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+    const M = 60n * S;
+    const base = T0 - (T0 % M) + 200n * M;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const open1 = await open({ name });
+    try {
+      await open1.write('requests', [requestRow(base, { side: 'server', client: 'a', server: 'b', endpoint: '/x', ms: 1 })]);
+      await open1.flush();
+      await open1.write('requests', [requestRow(base + 5n * S, { side: 'server', client: 'a', server: 'b', endpoint: '/x', ms: 1, error: true })]); // late
+      await open1.write('requests', [requestRow(now, { side: 'server', client: 'a', server: 'b', endpoint: '/now', ms: 1 })]); // the open minute
+      await open1.flush();
+      const got = await open1.redRollup({ fromNs: base, toNs: base + M, kind: 'endpoint' });
+      assert.deepEqual(got.map((e) => [e.endpoint, e.count, e.errors]), [['/x', 2, 1]]);
+      assert.equal((await open1.redRollup({ fromNs: now - M, toNs: now + M, kind: 'endpoint' })).length, 0, 'the current minute is still open');
+    } finally {
+      await open1.close();
+    }
+    const reopened = await open({ name });
+    try {
+      assert.deepEqual((await reopened.redRollup({ fromNs: now - M, toNs: now + M, kind: 'endpoint' })).map((e) => [e.endpoint, e.count]), [['/now', 1]]);
+    } finally {
+      await reopened.close();
     }
   });
 }

@@ -6,7 +6,7 @@ import type { Row } from '../store/types.js';
 import { RedAggregator } from './red.js';
 import { RequestTracker, type RequestTrackerOptions } from './requests.js';
 import { ServiceResolver, type ServiceMapping } from './services.js';
-import { TraceLinker, type TraceLinkerOptions } from './traces.js';
+import { EXCHANGE_START_SKEW_NS, TraceLinker, type TraceLinkerOptions } from './traces.js';
 
 export interface ApmPipelineOptions extends Omit<RequestTrackerOptions, 'services'> {
   services?: ServiceResolver;
@@ -30,7 +30,8 @@ export class ApmPipeline {
       parentMayArrive: (r) => {
         // the callee's record completes before its caller's: wait for the caller's view of the exchange
         const since = r.side === 'server' ? this.tracker.openOutboundSince(r.flowId) : this.tracker.openInboundSince(r.pid);
-        return since !== undefined && since <= r.startNs;
+        // the caller's send may be stamped a little after the callee's recv (both at syscall exit)
+        return since !== undefined && since <= r.startNs + (r.side === 'server' ? EXCHANGE_START_SKEW_NS : 0n);
       },
       ...opts.linker,
     });

@@ -61,19 +61,35 @@ function upperBound(l: Rec[], t: bigint): number {
 }
 
 const EXCHANGE_LOOKBACK = 16; // pipelined requests on one connection we look past
+// Socket timestamps are taken at syscall exit: the peer can receive bytes (and its recv return) before the
+// sender's send returns (on loopback the receiver runs while the sender is still in the kernel, or is
+// preempted by it). So the callee's view may start slightly before the caller's and end slightly after.
+/** How much earlier the callee's first request byte may be stamped than the caller's (ns). */
+export const EXCHANGE_START_SKEW_NS = 1_000_000n;
+const EXCHANGE_END_SKEW_NS = 5_000_000n;
 
 /** The parent of one record within the index, or undefined (a root as far as the window knows). */
 function findParent(r: Rec, ix: WindowIndex, useHeaders: boolean): { parent: Rec; score: number; by: NonNullable<Rec['linkedBy']> } | undefined {
   if (r.side === 'server') {
-    // the caller's view of this very exchange: the latest client record on the flow starting before it
+    // the caller's view of this very exchange: the client record on the flow that encloses it (within the
+    // timestamp skew) and started closest to it (on keep-alive the previous and the next exchange of the
+    // connection start a whole request away)
     const l = ix.outboundByFlow.get(r.flowId);
     if (!l) return undefined;
-    const top = upperBound(l, r.startNs);
+    const top = upperBound(l, r.startNs + EXCHANGE_START_SKEW_NS);
+    let best: Rec | undefined;
+    let bestD = 0n;
     for (let i = top - 1; i >= 0 && i >= top - EXCHANGE_LOOKBACK; i--) {
       const c = l[i]!;
-      if (c.endNs >= r.endNs || c.incomplete) return { parent: c, score: 1, by: 'exchange' };
+      const d = c.startNs > r.startNs ? c.startNs - r.startNs : r.startNs - c.startNs;
+      if (best && c.startNs <= r.startNs && d >= bestD) break; // older ones are only farther
+      if (!(c.endNs + EXCHANGE_END_SKEW_NS >= r.endNs || c.incomplete)) continue;
+      if (!best || d < bestD) {
+        best = c;
+        bestD = d;
+      }
     }
-    return undefined;
+    return best ? { parent: best, score: 1, by: 'exchange' } : undefined;
   }
   const l = ix.inbound.get(r.pid);
   if (!l) return undefined;

@@ -5,8 +5,13 @@ export const LF = 10;
 
 /** Index of "\r\n" starting the search at `from`, or -1 before `end`. */
 export function indexOfCrlf(b: Uint8Array, from: number, end: number): number {
-  // native indexOf finds CR fast; it may look past `end`, which only costs time on odd inputs
-  for (let i = b.indexOf(CR, from); i >= 0 && i + 1 < end; i = b.indexOf(CR, i + 1)) if (b[i + 1] === LF) return i;
+  // header lines are short: a plain loop beats the native call for the first bytes; long runs (bodies,
+  // garbage) go to native indexOf, which may look past `end` (that only costs time on odd inputs)
+  const near = Math.min(end - 1, from + 128);
+  let i = from;
+  for (; i < near; i++) if (b[i] === CR && b[i + 1] === LF) return i;
+  if (i >= end - 1) return -1;
+  for (i = b.indexOf(CR, i); i >= 0 && i + 1 < end; i = b.indexOf(CR, i + 1)) if (b[i + 1] === LF) return i;
   return -1;
 }
 
@@ -24,18 +29,14 @@ export function indexOfByte(b: Uint8Array, v: number, from: number, end: number)
 }
 
 /** Latin-1 decode of b[from, end): every byte maps to one char, never throws. */
+const latin1Slice = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
+
 export function ascii(b: Uint8Array, from: number, end: number, max = 512): string {
   const stop = Math.min(end, from + max, b.length);
-  let s = '';
-  if (stop - from <= 48) {
-    // short fields (methods, paths, hosts): a plain loop beats apply() and allocates no subarray
-    for (let i = from; i < stop; i++) s += String.fromCharCode(b[i]);
-    return s;
-  }
-  for (let i = from; i < stop; i += 4096) {
-    s += String.fromCharCode.apply(null, b.subarray(i, Math.min(stop, i + 4096)) as unknown as number[]);
-  }
-  return s;
+  if (!(from >= 0 && stop > from)) return '';
+  // Node's latin1 slice makes a flat string in one native call: ~3x faster than char-by-char concatenation,
+  // and the flat string hashes at once when it is looked up (route memo, method names)
+  return latin1Slice.call(b, from, stop);
 }
 
 /** UTF-8 decode for statements/keys (invalid sequences become U+FFFD). */

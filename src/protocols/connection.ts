@@ -85,6 +85,9 @@ export class ConnectionParser {
     this.out.push(r);
   };
   private readonly ownStats = emptyStats();
+  /** Bytes that crossed the socket per direction, and those the emitted records account for. */
+  private fed: Record<Direction, number> = { send: 0, recv: 0 };
+  private claimed: Record<Direction, number> = { send: 0, recv: 0 };
 
   constructor(private readonly opts: ConnectionOptions = {}) {
     if (opts.protocol) this.start(opts.protocol);
@@ -94,6 +97,7 @@ export class ConnectionParser {
   push(c: Chunk): readonly L7Record[] {
     this.ownStats.chunks++;
     this.ownStats.bytes += c.totalLen;
+    this.fed[c.dir] += Math.max(c.totalLen, c.bytes.length);
     try {
       if (this.requestDir === null && c.role !== 'unknown') {
         this.requestDir = c.role === 'client' ? 'send' : 'recv';
@@ -105,9 +109,9 @@ export class ConnectionParser {
         }
         this.early.push(c);
         this.earlyBytes += c.bytes.length;
+        // the chunk alone first (the usual case: no copy); else glued to this direction's earlier reads
         const pre = this.prefixes[c.dir];
-        const glued = pre.add(c) && pre.bytes.length > c.bytes.length;
-        const k = classifyChunk(c) ?? (glued ? classifyChunk({ ...c, bytes: pre.bytes, totalLen: pre.total }) : null);
+        const k = classifyChunk(c) ?? (pre.add(c) && pre.bytes.length > c.bytes.length ? classifyChunk({ ...c, bytes: pre.bytes, totalLen: pre.total }) : null);
         if (!k) {
           const max = this.opts.maxDetectChunks ?? (this.earlyBytes >= 4096 ? 8 : 512);
           if (this.early.length >= max) {
@@ -142,7 +146,7 @@ export class ConnectionParser {
     } catch {
       this.ownStats.exceptions++;
     }
-    return this.drain();
+    return this.drain(true);
   }
 
   stats(): ParserStats {
@@ -168,11 +172,26 @@ export class ConnectionParser {
     this.session!.push(c, c.dir === dir);
   }
 
-  private drain(): readonly L7Record[] {
+  private drain(closing = false): readonly L7Record[] {
     if (this.out.length === 0) return NONE;
     const r = this.out;
     this.out = [];
     this.ownStats.records += r.length;
+    const reqDir = this.requestDir ?? 'send';
+    const respDir = reqDir === 'send' ? 'recv' : 'send';
+    for (const rec of r) {
+      if (closing || rec.incomplete) {
+        // A length field promised bytes the connection closed (or lost framing) before delivering, or a
+        // corrupt one promised gigabytes: an unfinished exchange counts only bytes that crossed the socket.
+        // (A complete record may count a frame whose tail is still in flight: it arrives in the next reads.)
+        const req = Math.max(0, Math.min(rec.reqBytes, this.fed[reqDir] - this.claimed[reqDir]));
+        const resp = Math.max(0, Math.min(rec.respBytes, this.fed[respDir] - this.claimed[respDir]));
+        if (req !== rec.reqBytes) rec.reqBytes = req;
+        if (resp !== rec.respBytes) rec.respBytes = resp;
+      }
+      this.claimed[reqDir] += rec.reqBytes;
+      this.claimed[respDir] += rec.respBytes;
+    }
     return r;
   }
 }

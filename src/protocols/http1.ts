@@ -47,36 +47,46 @@ interface Head {
 
 /** Scans header lines in b[from, end) for the few headers that decide framing. */
 function scanHeaders(b: Uint8Array, from: number, end: number, http11: boolean, wantHost: boolean): Head | null {
-  const h: Head = { headEnd: -1, contentLength: -1, chunked: false, keepAlive: http11, upgrade: false };
+  // every field present from the start: one object shape for all heads (host is filled for requests only)
+  const h: Head = { headEnd: -1, contentLength: -1, chunked: false, keepAlive: http11, host: undefined, upgrade: false };
   let i = from;
+  const last = end - 1;
   while (i < end) {
-    let eol = indexOfCrlf(b, i, end);
-    const partial = eol < 0;
+    // the line end (CRLF; a bare CR is part of the line): a plain loop, header lines are short
+    let eol = i;
+    while (eol < last && (b[eol] !== CR || b[eol + 1] !== 10)) eol++;
+    const partial = eol >= last;
     if (partial) eol = end; // last line of a cut head: use what it shows, never reject it
     else if (eol === i) {
       h.headEnd = eol + 2;
       break;
     }
+    // cheap discriminators before the full compare: most lines are none of these four
     const c = b[i] | 0x20;
-    if (c === 0x63 && startsWithLower(b, i, eol, 'content-length:')) {
-      let s = i + 15;
-      while (s < eol && b[s] === 32) s++;
-      let e = eol;
-      while (e > s && b[e - 1] === 32) e--;
-      const n = parseDec(b, s, e);
-      if (!(n >= 0)) {
-        if (partial) break;
-        return null;
+    const len = eol - i;
+    if (c === 0x63 && len >= 11) {
+      // content-length: (c-o-n-t-e-n-t - l) / connection: (c-o-n-n)
+      const c3 = b[i + 3] | 0x20;
+      if (c3 === 0x74 && len >= 15 && (b[i + 8] | 0x20) === 0x6c && startsWithLower(b, i, eol, 'content-length:')) {
+        let s = i + 15;
+        while (s < eol && b[s] === 32) s++;
+        let e = eol;
+        while (e > s && b[e - 1] === 32) e--;
+        const n = parseDec(b, s, e);
+        if (!(n >= 0)) {
+          if (partial) break;
+          return null;
+        }
+        h.contentLength = n;
+      } else if (c3 === 0x6e && startsWithLower(b, i, eol, 'connection:')) {
+        if (containsLower(b, i + 11, eol, 'close')) h.keepAlive = false;
+        else if (containsLower(b, i + 11, eol, 'keep-alive')) h.keepAlive = true;
+        if (containsLower(b, i + 11, eol, 'upgrade')) h.upgrade = true;
       }
-      h.contentLength = n;
-    } else if (c === 0x74 && startsWithLower(b, i, eol, 'transfer-encoding:')) {
+    } else if (c === 0x74 && len >= 18 && (b[i + 1] | 0x20) === 0x72 && startsWithLower(b, i, eol, 'transfer-encoding:')) {
       // chunked must be the last coding; a substring check is enough for framing.
       if (containsLower(b, i + 18, eol, 'chunked')) h.chunked = true;
-    } else if (c === 0x63 && startsWithLower(b, i, eol, 'connection:')) {
-      if (containsLower(b, i + 11, eol, 'close')) h.keepAlive = false;
-      else if (containsLower(b, i + 11, eol, 'keep-alive')) h.keepAlive = true;
-      if (containsLower(b, i + 11, eol, 'upgrade')) h.upgrade = true;
-    } else if (wantHost && c === 0x68 && startsWithLower(b, i, eol, 'host:')) {
+    } else if (wantHost && c === 0x68 && len >= 5 && b[i + 4] === 58 && startsWithLower(b, i, eol, 'host:')) {
       h.host = ascii(b, i + 5, eol, 256).trim();
     }
     i = eol + 2;

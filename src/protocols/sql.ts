@@ -7,8 +7,24 @@ function isIdent(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127;
 }
 
+// Statements repeat a lot (prepared statements, ORMs, connection pools): a bounded memo keeps the scan
+// off the hot path. Only the default length and statements up to 1 KiB are kept (memory stays < ~6 MB).
+const memo = new Map<string, string>();
+const MEMO_MAX = 4096;
+
 /** `SELECT * FROM t WHERE id = 42 AND name = 'x'` -> `SELECT * FROM t WHERE id = ? AND name = ?`. */
 export function normaliseSql(sql: string, maxLen = MAX_OUT): string {
+  if (maxLen !== MAX_OUT || sql.length > 1024) return normaliseUncached(sql, maxLen);
+  let r = memo.get(sql);
+  if (r === undefined) {
+    r = normaliseUncached(sql, maxLen);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(sql, r);
+  }
+  return r;
+}
+
+function normaliseUncached(sql: string, maxLen: number): string {
   let out = '';
   const n = sql.length;
   let i = 0;

@@ -11,7 +11,8 @@ import { isValidRecord } from '../../src/protocols/validate.js';
 import { loadFixture, toChunks } from './capture.js';
 
 const dir = new URL('../fixtures/protocols/', import.meta.url).pathname;
-const FUZZ_PER_FIXTURE = Number(process.env.FL_FUZZ_N ?? 1000);
+// long windows (60 reads) per capture; the 100k-per-parser fuzzing with short windows is fuzz.test.ts
+const FUZZ_PER_FIXTURE = Number(process.env.FL_ADVERSARIAL_N ?? 1000);
 
 /** mulberry32: small seeded PRNG so failures reproduce. */
 function rng(seed: number) {

@@ -1,9 +1,14 @@
 // `faultlens top`: per-process CPU, run-queue latency and block-IO latency from the kernel (sysio probe),
-// refreshed every interval; per-device IO latency; slow-IO outliers as they happen.
+// refreshed every interval; per-device IO latency; slow-IO outliers as they happen; next to it live RED
+// (rate, errors, latency) per service and endpoint over the same interval, from socket capture (the APM
+// pipeline `faultlens services` uses, rendered by its formatter).
 import type { Command } from 'commander';
 import { positive, runLive } from '../live.js';
 import { SysioCollector, type SlowIo } from '../../collect/sysio-collector.js';
 import { SysioSampler, type DeviceView, type ProcView } from '../../collect/sysio-view.js';
+import { loadServiceMappings, startApmCapture, type ApmCapture } from '../../correlate/apm-live.js';
+import { RedAggregator } from '../../correlate/red.js';
+import { formatServices } from './services.js';
 
 interface TopOptions {
   json?: boolean;
@@ -12,6 +17,10 @@ interface TopOptions {
   rows: number;
   pid?: number;
   slowIoMs: number;
+  red: boolean;
+  endpoints: boolean;
+  tls: boolean;
+  serviceMap?: string;
 }
 
 const lat = (ns: number | undefined) => (ns === undefined ? '-' : ns >= 1e9 ? `${(ns / 1e9).toFixed(2)}s` : ns >= 1e6 ? `${(ns / 1e6).toFixed(1)}ms` : `${(ns / 1e3).toFixed(0)}us`);
@@ -74,7 +83,26 @@ async function runTop(opts: TopOptions): Promise<void> {
     },
   }).start();
   for (const w of collector.warnings) console.error(`faultlens top: ${w}`);
-  console.error(`faultlens top: watching CPU, run queues and block IO, every ${opts.interval}s`);
+  // RED of the records completed during each interval (requests are emitted once their call chain settled)
+  let red = new RedAggregator();
+  let apm: ApmCapture | undefined;
+  if (opts.red) {
+    try {
+      apm = startApmCapture({
+        tcp: false, tls: opts.tls, settleMs: 300,
+        ...(opts.serviceMap ? { mappings: loadServiceMappings(opts.serviceMap) } : {}),
+        onWarning: (m) => console.error(`faultlens top: ${m}`),
+        onRecords: (rs) => { for (const r of rs) if (opts.pid === undefined || r.pid === opts.pid) red.add(r); },
+      });
+    } catch (e) {
+      if (opts.serviceMap && /service map/.test((e as Error).message)) {
+        collector.close();
+        throw e;
+      }
+      console.error(`faultlens top: live RED is off: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  console.error(`faultlens top: watching CPU, run queues and block IO${apm ? ', and requests per service' : ''}, every ${opts.interval}s`);
   const sampler = new SysioSampler();
   const startNs = process.hrtime.bigint();
   const tick = () => {
@@ -82,9 +110,17 @@ async function runTop(opts: TopOptions): Promise<void> {
     const now = process.hrtime.bigint();
     const view = sampler.sample(collector.readProcs(), collector.readIo(), now, now - startNs);
     const procs = view.procs.filter((p) => opts.pid === undefined || p.pid === opts.pid);
+    apm?.tick();
+    const interval = red;
+    red = new RedAggregator();
+    const sec = Math.max(1e-3, view.intervalNs / 1e9);
     if (opts.json) {
       for (const p of procs) out.write(`${json({ type: 'top-proc', intervalNs: view.intervalNs, ...p })}\n`);
       for (const d of view.devices) out.write(`${json({ type: 'top-device', intervalNs: view.intervalNs, ...d })}\n`);
+      if (apm) {
+        for (const x of interval.serviceStats(sec)) out.write(`${json({ type: 'top-service', intervalNs: view.intervalNs, ...x })}\n`);
+        for (const x of interval.endpointStats(sec)) out.write(`${json({ type: 'top-endpoint', intervalNs: view.intervalNs, ...x })}\n`);
+      }
     } else {
       const s = collector.stats();
       const head = `faultlens top — ${procs.length} active processes, ${s.slowEvents} slow IOs (>= ${opts.slowIoMs} ms), ` +
@@ -92,24 +128,30 @@ async function runTop(opts: TopOptions): Promise<void> {
       const rows = opts.rows || Math.max(5, (out.rows ?? 50) - view.devices.length - 12);
       const recent = slow.splice(0).slice(-5).map((x) =>
         `slow IO: ${x.comm}[${x.pid}] ${x.op} ${size(x.bytes)} on ${x.device} took ${lat(x.latNs)} (queued ${lat(x.queueNs)})`);
-      const body = formatTop(procs, view.devices, view.intervalNs, rows) + (recent.length ? `\n\n${recent.join('\n')}` : '');
+      const requests = !apm ? '' : interval.total === 0 ? '\n\nno requests in this interval'
+        : `\n\n${interval.total} requests in this interval:\n${formatServices(interval, sec, opts.endpoints)}`;
+      const body = formatTop(procs, view.devices, view.intervalNs, rows) + (recent.length ? `\n\n${recent.join('\n')}` : '') + requests;
       out.write(out.isTTY ? `\x1b[H\x1b[2J${head}\n\n${body}\n` : `${head}\n${body}\n\n`);
     }
     collector.pruneExited();
   };
-  await runLive({ intervalS: opts.interval, durationS: opts.duration, tick: tick, close: () => collector.close() });
+  await runLive({ intervalS: opts.interval, durationS: opts.duration, tick: tick, close: () => { apm?.stop(); collector.close(); } });
 }
 
 export function register(program: Command): void {
   program
     .command('top')
-    .description('per-process CPU, run-queue latency and block-IO latency from the kernel, plus per-device IO latency (needs root)')
-    .option('--json', 'emit JSON lines (top-proc, top-device, slow-io) instead of a table')
+    .description('per-process CPU, run-queue latency and block-IO latency from the kernel, per-device IO latency, and live RED per service and endpoint (needs root)')
+    .option('--json', 'emit JSON lines (top-proc, top-device, top-service, top-endpoint, slow-io) instead of tables')
     .option('--interval <seconds>', 'refresh interval', positive('--interval'), 1)
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positive('--duration'))
     .option('--rows <n>', 'process rows (default: fit the terminal)', positive('--rows', true), 0)
     .option('--pid <pid>', 'only this process', positive('--pid'))
     .option('--slow-io-ms <ms>', 'report block IOs at least this slow one by one (0: never)', positive('--slow-io-ms', true), 20)
+    .option('--no-red', 'no request capture: the resource view only')
+    .option('--no-endpoints', 'hide the per-endpoint RED table')
+    .option('--no-tls', 'do not attach the OpenSSL uprobes (HTTPS requests are then not seen)')
+    .option('--service-map <file>', 'YAML list of {name, comm?, exe?, cmdline?, cgroup?, port?} naming services')
     .action(async (opts: TopOptions) => {
       await runTop(opts);
     });

@@ -43,7 +43,7 @@ export const ROLLUP_SPEC: TableSpec = {
 
 export type RollupKind = 'endpoint' | 'edge';
 
-interface Bucket {
+export interface Bucket {
   tsNs: bigint;
   host: string;
   kind: RollupKind;
@@ -78,12 +78,43 @@ export function encodeHist(h: LatencyHistogram): string {
 
 /** Adds the histogram text of a stored row into `h` (count and sum come from their columns). */
 export function mergeHistText(h: LatencyHistogram, text: string): void {
-  for (const part of text.split(',')) {
-    const [b, n] = part.split(':');
-    const bi = Number(b);
-    const ni = Number(n);
-    if (Number.isInteger(bi) && bi >= 0 && bi < h.counts.length && ni > 0) h.counts[bi]! += ni;
+  // hand-rolled: the RED queries merge one of these per rollup row, and split/Number made them the hot spot
+  const counts = h.counts;
+  let b = 0;
+  let n = 0;
+  let inCount = false;
+  let ok = true; // the current part has only digits so far
+  let bDigits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 44; // ',' ends the last part
+    if (c >= 48 && c <= 57) {
+      if (inCount) n = n * 10 + (c - 48);
+      else {
+        b = b * 10 + (c - 48);
+        bDigits++;
+      }
+    } else if (c === 58 && !inCount) {
+      inCount = true;
+    } else if (c === 44) {
+      if (ok && inCount && bDigits > 0 && n > 0 && b < counts.length) counts[b]! += n;
+      b = 0;
+      bDigits = 0;
+      n = 0;
+      inCount = false;
+      ok = true;
+    } else ok = false;
   }
+}
+
+/** One minute of one key as a stored row (cells in ROLLUP_SPEC order). */
+export function rollupCells(b: Bucket): Cell[] {
+  const h = b.hist;
+  return [
+    b.tsNs, b.host, b.kind, b.side, b.service, b.peer, b.protocol, b.method, b.endpoint,
+    BigInt(h.count), BigInt(b.errors), h.sumUs, h.maxUs,
+    h.quantileUs(0.5) / 1000, h.quantileUs(0.9) / 1000, h.quantileUs(0.99) / 1000,
+    encodeHist(h),
+  ];
 }
 
 /** Minute buckets being filled; `drain` hands over the closed ones as rollup rows. */
@@ -99,6 +130,7 @@ export class RollupAccumulator {
 
   /** Folds `requests` rows (as the store receives them) into their minute buckets. */
   add(rows: Row[]): void {
+    // the ingest hot path (every request row passes here): no spreads, one bigint division, string keys
     for (const r of rows) {
       let ts: bigint;
       let durUs: number;
@@ -109,30 +141,35 @@ export class RollupAccumulator {
         continue;
       }
       const d = parseData(r.data);
-      const minute = ts - (((ts % MINUTE_NS) + MINUTE_NS) % MINUTE_NS);
+      let m = ts / MINUTE_NS;
+      if (ts < 0n && m * MINUTE_NS !== ts) m -= 1n; // floor, not truncation
       const side = d.side === 'client' ? 'client' : 'server';
-      const server = String(d.serverService ?? (side === 'server' ? (r.service ?? '') : ''));
-      const client = String(d.clientService ?? (side === 'client' ? (r.service ?? '') : ''));
-      const common = { tsNs: minute, host: String(r.host ?? ''), side, protocol: String(r.protocol ?? ''), error: Boolean(r.error) };
-      this.fold({ ...common, kind: 'endpoint', service: server, peer: '', method: String(r.method ?? ''), endpoint: String(r.endpoint ?? '') }, durUs);
-      this.fold({ ...common, kind: 'edge', service: client, peer: server, method: '', endpoint: '' }, durUs);
+      const service = r.service ?? '';
+      const server = String(d.serverService ?? (side === 'server' ? service : ''));
+      const client = String(d.clientService ?? (side === 'client' ? service : ''));
+      const host = String(r.host ?? '');
+      const protocol = String(r.protocol ?? '');
+      const error = Boolean(r.error);
+      const method = String(r.method ?? '');
+      const endpoint = String(r.endpoint ?? '');
+      const head = `${m}\0${host}\0${side}\0${protocol}\0`;
+      this.fold(`${head}endpoint\0${server}\0\0${method}\0${endpoint}`, m, host, 'endpoint', side, server, '', protocol, method, endpoint, durUs, error);
+      this.fold(`${head}edge\0${client}\0${server}\0\0`, m, host, 'edge', side, client, server, protocol, '', '', durUs, error);
     }
   }
 
-  private fold(k: Omit<Bucket, 'errors' | 'hist'> & { error: boolean }, durUs: number): void {
-    const key = [k.tsNs, k.host, k.kind, k.side, k.service, k.peer, k.protocol, k.method, k.endpoint].join('\0');
+  private fold(key: string, minute: bigint, host: string, kind: RollupKind, side: string, service: string, peer: string, protocol: string, method: string, endpoint: string, durUs: number, error: boolean): void {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= this.maxKeys) {
         this.dropped++;
         return;
       }
-      const { error: _e, ...rest } = k;
-      b = { ...rest, errors: 0, hist: new LatencyHistogram() };
+      b = { tsNs: minute * MINUTE_NS, host, kind, side, service, peer, protocol, method, endpoint, errors: 0, hist: new LatencyHistogram() };
       this.buckets.set(key, b);
     }
     b.hist.add(durUs);
-    if (k.error) b.errors++;
+    if (error) b.errors++;
   }
 
   /** Rollup rows (cells in ROLLUP_SPEC order) of every minute that ended before `beforeNs`; removed here. */
@@ -141,13 +178,7 @@ export class RollupAccumulator {
     for (const [key, b] of this.buckets) {
       if (b.tsNs + MINUTE_NS > beforeNs) continue;
       this.buckets.delete(key);
-      const h = b.hist;
-      out.push([
-        b.tsNs, b.host, b.kind, b.side, b.service, b.peer, b.protocol, b.method, b.endpoint,
-        BigInt(h.count), BigInt(b.errors), h.sumUs, h.maxUs,
-        h.quantileUs(0.5) / 1000, h.quantileUs(0.9) / 1000, h.quantileUs(0.99) / 1000,
-        encodeHist(h),
-      ]);
+      out.push(rollupCells(b));
     }
     return out;
   }
@@ -214,6 +245,15 @@ class Acc {
     this.maxUs = Math.max(this.maxUs, toNum(r.duration_max_us));
     mergeHistText(this.hist, String(r.hist ?? ''));
   }
+  merge(o: Acc): void {
+    this.count += o.count;
+    this.errors += o.errors;
+    this.sumUs += o.sumUs;
+    this.maxUs = Math.max(this.maxUs, o.maxUs);
+    const a = this.hist.counts;
+    const b = o.hist.counts;
+    for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  }
   point(tsNs: bigint): RollupPoint {
     const h = this.hist;
     // quantileUs clamps to min/max: set them from what the rows know
@@ -235,7 +275,7 @@ class Acc {
 
 /** Stored rows -> one series per key (server view preferred), with points per step; busiest first. */
 export function mergeRollupRows(rows: Record<string, unknown>[], q: RollupQuery): RollupSeries[] {
-  const keys = new Map<string, { labels: Omit<RollupSeries, keyof RollupPoint | 'points' | 'side'>; sides: Map<string, { total: Acc; steps: Map<bigint, Acc> }> }>();
+  const keys = new Map<string, { labels: Omit<RollupSeries, keyof RollupPoint | 'points' | 'side'>; sides: Map<string, { steps: Map<bigint, Acc> }> }>();
   const step = q.stepNs && q.stepNs > 0n ? q.stepNs : undefined;
   for (const r of rows) {
     const labels = { service: String(r.service), peer: String(r.peer), protocol: String(r.protocol), method: String(r.method), endpoint: String(r.endpoint) };
@@ -244,8 +284,7 @@ export function mergeRollupRows(rows: Record<string, unknown>[], q: RollupQuery)
     if (!k) keys.set(key, (k = { labels, sides: new Map() }));
     const sideName = String(r.side);
     let s = k.sides.get(sideName);
-    if (!s) k.sides.set(sideName, (s = { total: new Acc(), steps: new Map() }));
-    s.total.add(r);
+    if (!s) k.sides.set(sideName, (s = { steps: new Map() }));
     const ts = toBig(r.ts_ns);
     const at = step ? q.fromNs + ((ts - q.fromNs) / step) * step : q.fromNs;
     let a = s.steps.get(at);
@@ -256,8 +295,10 @@ export function mergeRollupRows(rows: Record<string, unknown>[], q: RollupQuery)
   for (const { labels, sides } of keys.values()) {
     const side = sides.has('server') ? 'server' : 'client';
     const s = sides.get(side)!;
+    const total = new Acc(); // from the steps: each stored row is parsed once
+    for (const a of s.steps.values()) total.merge(a);
     const points = [...s.steps].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([ts, a]) => a.point(ts));
-    out.push({ ...labels, side, ...s.total.point(q.fromNs), points });
+    out.push({ ...labels, side, ...total.point(q.fromNs), points });
   }
   return out.sort((a, b) => b.count - a.count);
 }

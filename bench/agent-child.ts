@@ -8,7 +8,7 @@
 // Driven over the IPC channel of child_process.fork: sends {type:'ready'} once attached, answers
 // {type:'stats'} with counters, and {type:'stop'} detaches everything and exits.
 //   (forked by bench/http-overhead.ts; standalone: node --import tsx bench/agent-child.ts [--agent runtime --apm 1])
-import { SockCollector } from '../src/collect/sock-collector.js';
+import { SOCK_OBJECT, SockCollector } from '../src/collect/sock-collector.js';
 import { FlowTable } from '../src/correlate/flows.js';
 import { flowToJson } from '../src/correlate/flows-format.js';
 import { listeningTcpPorts } from '../src/correlate/listening-ports.js';
@@ -40,6 +40,8 @@ interface Agent {
 const payloadBytes = numArg('payload', 512);
 const watchPid = numArg('watch-pid', 0);
 const variant = strArg('agent', 'flows-json');
+// flows-json only: 'classic' = the classic tracepoint probe (sock.bpf.o), or the path of a probe object
+const object = strArg('object', 'auto');
 const warnings: string[] = [];
 const onWarning = (m: string) => {
   warnings.push(m);
@@ -51,6 +53,7 @@ function flowsJsonAgent(): Agent {
   const table = new FlowTable();
   for (const port of listeningTcpPorts()) table.markServerPort(port);
   const collector = SockCollector.start({
+    objectPath: object === 'classic' ? SOCK_OBJECT : object === 'auto' ? undefined : object,
     payloadBytes,
     onBatch: (b, v) => {
       table.foldBatch(b, v);

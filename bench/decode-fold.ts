@@ -11,23 +11,27 @@
 // Rates are records per CPU-second of the process (process.cpuUsage), so that other load on a shared
 // machine inflates them less than wall time would; wall rates are printed too.
 //
+// With --baseline FILE (another flows.ts, e.g. a copy of the previous version), a fifth mode
+//   baseline      decode+fold through that file's FlowTable, interleaved with the others: a before/after in one run
+//
 //   node --import tsx bench/decode-fold.ts [--records 16000] [--concurrency 1000] [--max-exchanges 20] [--rounds 2] [--reps 3] [--rep-ms 400]
+//        [--baseline path/to/old/flows.ts] [--modes decode,fold,decode+fold,baseline] [--layout some/sock.bpf.o]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SockRecordView, decodeSockEvent, type SockLayout } from '../src/collect/sock-decoder.js';
 import type { SockBatch } from '../src/collect/sock-encoder.js';
 import { FlowTable } from '../src/correlate/flows.js';
 import { numArg, strArg } from './lib/args.js';
 import { readBatchFile, writeBatchFile } from './lib/batch-file.js';
-import { compiledSockLayout, generateRecords, toBatches } from './lib/sock-workload.js';
+import { SOCK_OBJECT_PATH, compiledSockLayout, generateRecords, toBatches } from './lib/sock-workload.js';
 import { fixed, int, machineHeader, median, min, table } from './lib/report.js';
 
 const TARGET = 1_000_000;
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url)); // where `--import tsx` resolves
-const MODES = ['decode', 'decode-events', 'fold', 'decode+fold'] as const;
+const MODES = ['decode', 'decode-events', 'fold', 'decode+fold', 'baseline'] as const;
 type Mode = (typeof MODES)[number];
 
 interface ChildResult { mode: Mode; cpuRates: number[]; wallRates: number[]; flows: number; check: number }
@@ -85,7 +89,7 @@ class PreDecoded {
 }
 
 /** One pass over every batch in the given mode; returns a checksum so nothing is optimised away. */
-function makePass(mode: Mode, layout: SockLayout, batches: SockBatch[]): { pass: () => number; table?: FlowTable } {
+function makePass(mode: Mode, layout: SockLayout, batches: SockBatch[], Table: typeof FlowTable): { pass: () => number; table?: FlowTable } {
   const view = new SockRecordView(layout);
   const loc = new Uint32Array(5);
   const rem = new Uint32Array(5);
@@ -123,7 +127,7 @@ function makePass(mode: Mode, layout: SockLayout, batches: SockBatch[]): { pass:
       },
     };
   }
-  const t = new FlowTable();
+  const t = new Table();
   const now = lastTs();
   if (mode === 'fold') {
     const pre = new PreDecoded(batches, view);
@@ -149,11 +153,12 @@ function makePass(mode: Mode, layout: SockLayout, batches: SockBatch[]): { pass:
   };
 }
 
-function runChild(mode: Mode, file: string, reps: number, repMs: number): ChildResult {
-  const layout = compiledSockLayout();
+async function runChild(mode: Mode, file: string, reps: number, repMs: number, baseline: string): Promise<ChildResult> {
+  const layout = compiledSockLayout(layoutObject());
   const batches = readBatchFile(file);
   const perPass = batches.reduce((n, b) => n + b.count, 0);
-  const { pass, table: t } = makePass(mode, layout, batches);
+  const Table = mode === 'baseline' ? ((await import(resolve(baseline))) as { FlowTable: typeof FlowTable }).FlowTable : FlowTable;
+  const { pass, table: t } = makePass(mode === 'baseline' ? 'decode+fold' : mode, layout, batches, Table);
   let check = 0;
   const warm = process.cpuUsage();
   while (cpuSince(warm) < 0.4) check += pass(); // JIT warm-up, and the flow table reaches steady state
@@ -175,6 +180,11 @@ function runChild(mode: Mode, file: string, reps: number, repMs: number): ChildR
   return { mode, cpuRates, wallRates, flows: t?.size ?? 0, check };
 }
 
+/** The object whose struct sock_event layout the batches use (default: the built probe). */
+function layoutObject(): string {
+  return resolve(strArg('layout', SOCK_OBJECT_PATH));
+}
+
 function cpuSince(c0: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(c0);
   return (u.user + u.system) / 1e6;
@@ -189,8 +199,11 @@ function main(): void {
   const rounds = numArg('rounds', 2);
   const reps = numArg('reps', 3);
   const repMs = numArg('rep-ms', 400);
+  const baseline = strArg('baseline', '');
+  const modes = strArg('modes', MODES.filter((m) => m !== 'baseline' || baseline).join(',')).split(',') as Mode[];
+  for (const m of modes) if (!MODES.includes(m) || (m === 'baseline' && !baseline)) throw new Error(`--modes: '${m}' is not one of ${MODES.join(', ')} (baseline needs --baseline)`);
   console.log(`faultlens bench decode-fold — ${machineHeader()}`);
-  const layout = compiledSockLayout();
+  const layout = compiledSockLayout(layoutObject());
   const { records: recs, summary: s } = generateRecords({ records, concurrency, seed: 42, maxExchanges });
   const batches = toBatches(layout, recs, 42);
   const dir = mkdtempSync(join(tmpdir(), 'fl-bench-'));
@@ -203,12 +216,14 @@ function main(): void {
     `${int(s.payloadHeads)} payload heads averaging ${int(s.avgPayload)} B (cap 512), ${s.errors} errors`);
   console.log(`each mode in its own process: ${rounds} round(s) x ${reps} repetitions of >= ${repMs} ms CPU, after a 0.4 s warm-up\n`);
 
-  const results = new Map<Mode, ChildResult[]>(MODES.map((m) => [m, []]));
+  if (baseline) console.log(`baseline: decode+fold through the FlowTable of ${baseline}\n`);
+  const results = new Map<Mode, ChildResult[]>(modes.map((m) => [m, []]));
   try {
     for (let r = 0; r < rounds; r++) {
-      for (const mode of MODES) {
+      for (const mode of modes) {
         const self = fileURLToPath(import.meta.url);
-        const p = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', mode, '--file', file, '--reps', String(reps), '--rep-ms', String(repMs)], { encoding: 'utf8', maxBuffer: 1 << 20, cwd: REPO_ROOT });
+        const p = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', mode, '--file', file, '--reps', String(reps), '--rep-ms', String(repMs),
+          '--baseline', baseline || '-', '--layout', layoutObject()], { encoding: 'utf8', maxBuffer: 1 << 20, cwd: REPO_ROOT });
         if (p.status !== 0) throw new Error(`child ${mode} failed (${p.status}): ${p.stderr}`);
         const res = JSON.parse(p.stdout.trim().split('\n').pop()!) as ChildResult;
         results.get(mode)!.push(res);
@@ -221,18 +236,27 @@ function main(): void {
 
   const rows = [['mode', 'median rec/CPU-s', 'min rec/CPU-s', 'median rec/wall-s', 'ns/record', 'x 1M/s target']];
   const med = new Map<Mode, number>();
-  for (const mode of MODES) {
+  for (const mode of modes) {
     const cpu = results.get(mode)!.flatMap((x) => x.cpuRates);
     const wall = results.get(mode)!.flatMap((x) => x.wallRates);
     med.set(mode, median(cpu));
     rows.push([mode, int(median(cpu)), int(min(cpu)), int(median(wall)), fixed(1e9 / median(cpu), 0), fixed(median(cpu) / TARGET, 2)]);
   }
   console.log(`\n${table(rows)}`);
-  const predicted = 1 / (1 / med.get('decode')! + 1 / med.get('fold')!);
-  const df = med.get('decode+fold')!;
-  console.log(`\ndecode+fold (the agent's path): median ${int(df)} records/CPU-s = ${fixed(df / TARGET, 2)} x the 1,000,000/s target ` +
-    `-> ${df >= TARGET ? 'MET' : 'NOT MET'}; worst repetition ${fixed(min(results.get('decode+fold')!.flatMap((x) => x.cpuRates)) / TARGET, 2)} x`);
-  console.log(`(decode and fold timed apart predict ${int(predicted)}/s together; the difference is what sharing the loop saves or costs)`);
+  const df = med.get('decode+fold');
+  if (df !== undefined) {
+    console.log(`\ndecode+fold (the agent's path): median ${int(df)} records/CPU-s = ${fixed(df / TARGET, 2)} x the 1,000,000/s target ` +
+      `-> ${df >= TARGET ? 'MET' : 'NOT MET'}; worst repetition ${fixed(min(results.get('decode+fold')!.flatMap((x) => x.cpuRates)) / TARGET, 2)} x`);
+  }
+  if (med.has('decode') && med.has('fold')) {
+    const predicted = 1 / (1 / med.get('decode')! + 1 / med.get('fold')!);
+    console.log(`(decode and fold timed apart predict ${int(predicted)}/s together; the difference is what sharing the loop saves or costs)`);
+  }
+  const bl = med.get('baseline');
+  if (bl !== undefined && df !== undefined) {
+    const pairs = results.get('decode+fold')!.map((x, i) => median(x.cpuRates) / median(results.get('baseline')![i].cpuRates));
+    console.log(`decode+fold / baseline: ${fixed(df / bl, 2)} x (medians); per round ${pairs.map((x) => fixed(x, 2)).join(', ')}`);
+  }
   console.log(`done — ${machineHeader()}`);
 }
 
@@ -240,7 +264,9 @@ const childIdx = process.argv.indexOf('--child');
 if (childIdx > 0) {
   const mode = process.argv[childIdx + 1] as Mode;
   if (!MODES.includes(mode)) throw new Error(`unknown mode ${mode}; one of ${MODES.join(', ')}`);
-  console.log(JSON.stringify(runChild(mode, strArg('file', ''), numArg('reps', 5), numArg('rep-ms', 600))));
+  runChild(mode, strArg('file', ''), numArg('reps', 5), numArg('rep-ms', 600), strArg('baseline', '-'))
+    .then((r) => console.log(JSON.stringify(r)))
+    .catch((err: Error) => { console.error(err.stack ?? err.message); process.exitCode = 1; });
 } else {
   main();
 }

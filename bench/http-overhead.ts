@@ -9,14 +9,22 @@
 //   on     agent-child --agent flows-json (SockCollector + FlowTable + `flows --json` tick);
 //   flows  the product's agent, startAgent({ apm: false }) from src/cli/agent-runtime.ts, no-op sink;
 //   l7     the product's agent, startAgent({ apm: true }): flows + TCP collector + TLS uprobes + APM
-//          pipeline + TCP diagnosis, i.e. what `faultlens up` runs (minus the store).
+//          pipeline + TCP diagnosis, i.e. what `faultlens up` runs (minus the store);
+//   on-0   as on, with no payload capture (payload 0: what a flows-only agent needs);
+//   on-classic  as on, with the classic-tracepoint probe (bpf/.output/sock.bpf.o) instead of the raw one.
+// kernel.bpf_stats_enabled is switched on for the run (restored after; --no-bpf-stats leaves it alone) to
+// report the time spent inside the agent's BPF programs per request: the figure the load of a shared
+// machine disturbs least.
 //
 //   node --import tsx bench/http-overhead.ts [--server nginx|node] [--rounds 3] [--duration 10]
-//        [--connections 32] [--threads 1] [--payload 512] [--modes off,on | off,flows,l7]
+//        [--connections 32] [--threads 1] [--payload 512] [--modes off,on | off,flows,l7 | off,on,on-0,on-classic] [--no-bpf-stats]
+//        [--classic-object path/to/sock.bpf.o]
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { numArg, strArg } from './lib/args.js';
+import { existsSync } from 'node:fs';
+import { flag, numArg, strArg } from './lib/args.js';
+import { enableBpfStats, objectProgramNames, progStats, statDelta, type ProgStat } from './lib/bpf-prog-stats.js';
 import { cpuTimes, fixed, int, machineHeader, median, procCpuSeconds, table } from './lib/report.js';
 import { hasCommand, startNginx, startNodeHttp, type BenchServer } from './lib/servers.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
@@ -25,17 +33,21 @@ import type { AgentStats } from './agent-child.js';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TARGET_LOSS = 0.05;
 
-type Mode = 'off' | 'on' | 'flows' | 'l7';
+type Mode = 'off' | 'on' | 'flows' | 'l7' | 'on-0' | 'on-classic';
 const MODES: Record<Mode, { args: string[]; what: string }> = {
   off: { args: [], what: 'no agent' },
   on: { args: ['--agent', 'flows-json'], what: 'SockCollector + FlowTable + 1 s `flows --json` tick' },
   flows: { args: ['--agent', 'runtime', '--apm', '0'], what: 'startAgent({ apm: false }), no-op sink' },
   l7: { args: ['--agent', 'runtime', '--apm', '1'], what: 'startAgent({ apm: true }): + TCP collector, TLS uprobes, APM, TCP diagnosis; no-op sink' },
+  'on-0': { args: ['--agent', 'flows-json', '--payload', '0'], what: 'as on, payload 0 (no payload copy: flows only)' },
+  'on-classic': { args: ['--agent', 'flows-json', '--object', 'classic'], what: 'as on, classic tracepoint probe (sock.bpf.o)' },
 };
+/** Objects whose programs count as the agent's (bpf_stats): its socket probe variants, TCP and TLS probes. */
+const AGENT_OBJECTS = ['sock_raw', 'sock', 'sock_compat', 'tcp', 'tls'].map((n) => fileURLToPath(new URL(`../bpf/.output/${n}.bpf.o`, import.meta.url)));
 
 function parseModes(spec: string): Mode[] {
   const modes = spec.split(',').map((m) => m.trim()).filter(Boolean);
-  for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: unknown mode '${m}' (off, on, flows, l7)`);
+  for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: unknown mode '${m}' (${Object.keys(MODES).join(', ')})`);
   if (!modes.includes('off')) throw new Error('--modes must include off (the ratios are against it)');
   if (new Set(modes).size !== modes.length) throw new Error('--modes lists a mode twice');
   return modes as Mode[];
@@ -48,16 +60,19 @@ interface Round {
     records: number; drops: number; delivered: number; cpuMs: number; cpuUsPerReq: number; recordsPerReq: number; flows: number;
     serverRecordsPerReq: number | null; // records of the server process only (flows-json agent): the rest is the client's and other sessions' traffic
     l7PerReq: number; // L7 request rows the agent produced per wrk request (l7 mode)
+    bpfUsPerReq: number; // time inside the agent's BPF programs per request (NaN without bpf_stats)
   };
 }
 
 const warned = new Set<string>(); // agent warnings, printed once per run
+// on-classic's probe object: the classic build of bpf/sock.bpf.c, or --classic-object (e.g. an older build)
+const classicObject = strArg('classic-object', 'classic');
 
 class Agent {
   private constructor(readonly proc: ChildProcess, readonly pid: number) {}
 
   static start(mode: Mode, payload: number, watchPid: number): Promise<Agent> {
-    const args = [...MODES[mode].args, '--payload', String(payload), '--watch-pid', String(watchPid)];
+    const args = [...MODES[mode].args.map((a) => (a === 'classic' ? classicObject : a)), '--payload', String(payload), '--watch-pid', String(watchPid)];
     const proc = fork(fileURLToPath(new URL('agent-child.ts', import.meta.url)), args, {
       cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
@@ -104,6 +119,7 @@ async function main(): Promise<void> {
   const payload = numArg('payload', 512);
   const modes = parseModes(strArg('modes', 'off,on'));
   const onModes = modes.filter((x) => x !== 'off');
+  const statsOn = !flag('no-bpf-stats');
   if (process.getuid?.() !== 0) throw new Error('http-overhead needs root (the agent attaches eBPF programs)');
   for (const cmd of ['wrk', ...(serverKind === 'nginx' ? ['nginx'] : [])]) {
     if (!hasCommand(cmd)) {
@@ -113,6 +129,8 @@ async function main(): Promise<void> {
     }
   }
   console.log(`faultlens bench http-overhead — ${machineHeader()}`);
+  const restoreStats = statsOn ? enableBpfStats() : () => {};
+  process.once('exit', () => restoreStats());
   const server: BenchServer = serverKind === 'node' ? await startNodeHttp() : await startNginx();
   let agent: Agent | undefined;
   const cleanup = async () => { await agent?.stop(); await server.stop(); };
@@ -124,22 +142,29 @@ async function main(): Promise<void> {
     for (const x of modes) console.log(`  mode ${x.padEnd(5)}: ${MODES[x].what}`);
     console.log(`rounds: ${rounds} x (${modes.join(', ')}), interleaved, after a 2 s unmeasured warm-up\n`);
     await runWrk(server.url, { threads, connections, seconds: 2 });
-    const rows = [['round', 'agent', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'records/req', 'server rec/req', 'L7 req/req', 'records', 'drops', 'busy %', 'steal %', 'load1']];
+    const rows = [['round', 'agent', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'BPF us/req', 'records/req', 'server rec/req', 'L7 req/req', 'records', 'drops', 'busy %', 'steal %', 'load1']];
+    const bpfNames = new Set(AGENT_OBJECTS.filter((o) => existsSync(o)).flatMap((o) => [...objectProgramNames(o)]));
     for (let r = 0; r < rounds * modes.length; r++) {
       const mode = modes[r % modes.length];
       let before: AgentStats | undefined;
       let agentCpu0 = 0;
+      let progIds: number[] = [];
+      let p0: Map<number, ProgStat> | undefined;
       if (mode !== 'off') {
+        const known = progStats();
         agent = await Agent.start(mode, payload, server.workerPid);
+        progIds = [...progStats().values()].filter((p) => !known.has(p.id) && bpfNames.has(p.name)).map((p) => p.id);
         await new Promise((res) => setTimeout(res, 500)); // let its first drain/tick settle
         before = await agent.stats();
         agentCpu0 = procCpuSeconds(agent.pid);
+        p0 = progStats();
       }
       const srvCpu0 = procCpuSeconds(server.workerPid);
       const m0 = cpuTimes();
       const wrk = await runWrk(server.url, { threads, connections, seconds });
       const m1 = cpuTimes();
       const srvCpu = procCpuSeconds(server.workerPid) - srvCpu0;
+      const bpfNs = p0 && statsOn ? statDelta(p0, progStats(), progIds).reduce((a, p) => a + p.runTimeNs, 0) : NaN;
       const total = m1.total - m0.total;
       const round: Round = {
         mode, wrk, load1: loadavg()[0], serverCpuUsPerReq: (srvCpu * 1e6) / wrk.requests, wrkCpuUsPerReq: (wrk.cpuSeconds * 1e6) / wrk.requests,
@@ -154,6 +179,7 @@ async function main(): Promise<void> {
           cpuMs: cpu * 1000, cpuUsPerReq: (cpu * 1e6) / wrk.requests, recordsPerReq: records / wrk.requests, flows: after.flows,
           serverRecordsPerReq: after.watchedRecords === null || before.watchedRecords === null ? null : (after.watchedRecords - before.watchedRecords) / wrk.requests,
           l7PerReq: (after.requests - before.requests) / wrk.requests,
+          bpfUsPerReq: bpfNs / 1000 / wrk.requests,
         };
         await agent.stop();
         agent = undefined;
@@ -161,13 +187,13 @@ async function main(): Promise<void> {
       results.push(round);
       const a = round.agent;
       const row = [String(r + 1), mode, int(wrk.reqPerSec), fixed(wrk.p50Ms, 3), fixed(wrk.p99Ms, 3), fixed(round.serverCpuUsPerReq, 1),
-        fixed(round.wrkCpuUsPerReq, 1), a ? fixed(a.cpuUsPerReq, 1) : '-', a ? fixed(a.recordsPerReq, 2) : '-', a?.serverRecordsPerReq != null ? fixed(a.serverRecordsPerReq, 2) : '-', a ? fixed(a.l7PerReq, 2) : '-', a ? int(a.records) : '-',
+        fixed(round.wrkCpuUsPerReq, 1), a ? fixed(a.cpuUsPerReq, 1) : '-', a ? fixed(a.bpfUsPerReq, 2) : '-', a ? fixed(a.recordsPerReq, 2) : '-', a?.serverRecordsPerReq != null ? fixed(a.serverRecordsPerReq, 2) : '-', a ? fixed(a.l7PerReq, 2) : '-', a ? int(a.records) : '-',
         a ? int(a.drops) : '-', fixed(round.busyPct, 0), fixed(round.stealPct, 1), fixed(round.load1, 2)];
       rows.push(row);
       console.log(`round ${row[0]} agent ${mode.padEnd(5)}: ${row[2]} req/s, p50 ${row[3]} ms, p99 ${row[4]} ms, server ${row[5]} + wrk ${row[6]} us CPU/req` +
         (a ? `; agent ${int(a.records)} records written (${fixed(a.recordsPerReq, 2)}/req` + (a.serverRecordsPerReq !== null ? `, server's own ${fixed(a.serverRecordsPerReq, 2)}/req` : '') +
           `), ${int(a.drops)} dropped` + (mode === 'on' ? `, ${int(a.delivered)} delivered` : '') + (mode === 'l7' ? `, ${fixed(a.l7PerReq, 2)} L7 requests/req` : '') + ', ' +
-          `${int(a.cpuMs)} ms CPU = ${fixed(a.cpuUsPerReq, 1)} us/req` : '') +
+          `${int(a.cpuMs)} ms CPU = ${fixed(a.cpuUsPerReq, 1)} us/req, BPF ${fixed(a.bpfUsPerReq, 2)} us/req` : '') +
         (wrk.socketErrors || wrk.non2xx ? ` [${wrk.socketErrors} socket errors, ${wrk.non2xx} non-2xx]` : '') + `  (load1 ${fixed(round.load1, 2)})`);
     }
     const m = (xs: Round[], f: (x: Round) => number) => median(xs.map(f));
@@ -180,12 +206,13 @@ async function main(): Promise<void> {
     const p99Off = m(off, (x) => x.wrk.p99Ms);
     const cOff = m(off, cpuOf);
     console.log(`\n${table(rows)}\n`);
-    const med: string[][] = [['median', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'total CPU us/req']];
+    const med: string[][] = [['median', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'BPF us/req', 'total CPU us/req']];
     const ratios: string[][] = [['vs off', 'req/s ratio', 'p50 ratio', 'p99 ratio', 'total CPU/req ratio', 'CPU-bound req/s ratio']];
     for (const mode of modes) {
       const xs = of(mode);
       med.push([`agent ${mode}`, int(m(xs, (x) => x.wrk.reqPerSec)), fixed(m(xs, (x) => x.wrk.p50Ms), 3), fixed(m(xs, (x) => x.wrk.p99Ms), 3),
-        fixed(m(xs, (x) => x.serverCpuUsPerReq), 1), fixed(m(xs, (x) => x.wrkCpuUsPerReq), 1), mode === 'off' ? '-' : fixed(m(xs, (x) => x.agent!.cpuUsPerReq), 1), fixed(m(xs, cpuOf), 1)]);
+        fixed(m(xs, (x) => x.serverCpuUsPerReq), 1), fixed(m(xs, (x) => x.wrkCpuUsPerReq), 1), mode === 'off' ? '-' : fixed(m(xs, (x) => x.agent!.cpuUsPerReq), 1),
+        mode === 'off' ? '-' : fixed(m(xs, (x) => x.agent!.bpfUsPerReq), 2), fixed(m(xs, cpuOf), 1)]);
       if (mode !== 'off') {
         const c = m(xs, cpuOf);
         ratios.push([`${mode} / off`, fixed(m(xs, (x) => x.wrk.reqPerSec) / rpsOff, 3), fixed(m(xs, (x) => x.wrk.p50Ms) / p50Off, 3), fixed(m(xs, (x) => x.wrk.p99Ms) / p99Off, 3),
@@ -226,6 +253,7 @@ async function main(): Promise<void> {
     console.log(`done — ${machineHeader()}`);
   } finally {
     await cleanup();
+    restoreStats();
   }
 }
 

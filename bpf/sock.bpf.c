@@ -94,7 +94,9 @@ struct {
 	__type(value, __u64);
 } sock_stats SEC(".maps");
 
-#ifndef SOCK_COMPAT
+#if defined(SOCK_RAW_TP)
+/* no per-thread stash: see the raw sys_exit program */
+#elif !defined(SOCK_COMPAT)
 /* Per-thread task storage: no hashing or bucket lock on the hot path, and freed with the thread. An
  * entry is live while its kind is non-zero (exit clears it instead of deleting). */
 struct {
@@ -222,14 +224,20 @@ static __always_inline struct sock *fd_to_sock(__u32 fd)
 #endif
 
 /* Only TCP and UDP over IPv4/IPv6 are traced; everything else is counted and skipped. */
-static __always_inline bool sock_traced(struct sock *sk)
+static __always_inline bool sock_traced(struct sock *skp)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+#ifndef SOCK_COMPAT
+	struct sock *sk = bpf_rdonly_cast(skp, bpf_core_type_id_kernel(struct sock));
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 proto = sk->sk_protocol;
+#else
+	__u16 family = BPF_CORE_READ(skp, __sk_common.skc_family);
+	__u16 proto = BPF_CORE_READ(skp, sk_protocol);
+#endif
 	if (family != AF_INET && family != AF_INET6) {
 		stat_inc(SOCK_STAT_NON_INET);
 		return false;
 	}
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
 		stat_inc(SOCK_STAT_NON_TCPUDP);
 		return false;
@@ -269,7 +277,9 @@ static __always_inline int on_enter(__u32 fd, __u64 buf, __u64 count, __u64 addr
 			bpf_map_update_elem(&sock_pending_connect, &key, &pc, BPF_ANY);
 		}
 	}
-#ifndef SOCK_COMPAT
+#if defined(SOCK_RAW_TP)
+	(void)a; /* the exit program reads the arguments from the syscall's registers: nothing to stash */
+#elif !defined(SOCK_COMPAT)
 	struct sock_args *slot = bpf_task_storage_get(&sock_inflight, bpf_get_current_task_btf(), 0,
 						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (slot)
@@ -428,15 +438,19 @@ static long mmsg_sum(__u32 i, struct mmsg_ctx *c)
 }
 
 /* Waking the reader for every record costs more than the record itself (an irq_work + epoll wake-up
- * per syscall). Wake it only once a batch worth reading has accumulated; user space also drains on a
- * short timer (SockCollector), so a lone record waits at most that long. */
+ * per syscall; in a VM the irq_work's self-IPI is a VM exit). Wake it once, when this record makes the
+ * unread data cross a batch's worth; user space also drains on a short timer (SockCollector), so a lone
+ * record waits at most that long, and so does a crossing that two CPUs racing each other both missed.
+ * (Waking on every record while the unread data stays above the threshold, as before, cost ~40 % of
+ * the probe's time whenever the reader was slow to run: measured with bpf_stats, bench/ring-drain.ts.) */
 #define WAKEUP_BYTES (64 << 10)
-static __always_inline __u64 wakeup_flag(void)
+static __always_inline __u64 wakeup_flag(__u64 size)
 {
 	__u64 threshold = bpf_ringbuf_query(&sock_events, BPF_RB_RING_SIZE) / 4;
 	if (threshold > WAKEUP_BYTES)
 		threshold = WAKEUP_BYTES;
-	return bpf_ringbuf_query(&sock_events, BPF_RB_AVAIL_DATA) >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(&sock_events, BPF_RB_AVAIL_DATA);
+	return avail < threshold && avail + size >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void emit(struct sock_scratch *s, __u32 plen)
@@ -446,7 +460,7 @@ static __always_inline void emit(struct sock_scratch *s, __u32 plen)
 	asm volatile("%[sz] &= 16383" : [sz] "+r"(size));
 	if (size > sizeof(*s))
 		return;
-	if (bpf_ringbuf_output(&sock_events, s, size, wakeup_flag()))
+	if (bpf_ringbuf_output(&sock_events, s, size, wakeup_flag(size + 8 /* ring record header */)))
 		stat_inc(SOCK_STAT_DROPS);
 	else
 		stat_inc(SOCK_STAT_RECORDS);
@@ -458,24 +472,9 @@ static __always_inline struct sock_scratch *scratch(void)
 	return bpf_map_lookup_elem(&sock_scratch, &zero);
 }
 
-static __always_inline int on_exit(long ret)
+/* Builds and emits the record of a finished syscall from its arguments (a) and return value. */
+static __always_inline int record_exit(struct sock_args a, long ret)
 {
-	struct sock_args a;
-#ifndef SOCK_COMPAT
-	struct sock_args *ap = bpf_task_storage_get(&sock_inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!ap || !ap->kind)
-		return 0;
-	a = *ap;
-	ap->kind = 0;
-#else
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sock_args *ap = bpf_map_lookup_elem(&sock_inflight, &id);
-	if (!ap)
-		return 0;
-	a = *ap;
-	bpf_map_delete_elem(&sock_inflight, &id);
-#endif
-
 	/* A would-block is not an event: non-blocking servers do it all the time. */
 	if (ret == -EAGAIN && a.kind == SOCK_KIND_DATA)
 		return 0;
@@ -485,7 +484,7 @@ static __always_inline int on_exit(long ret)
 		if (ret < 0)
 			return 0; /* a failed accept has no socket to describe */
 		sk = fd_to_sock((__u32)ret);
-		if (!sk)
+		if (!sk || !sock_traced(sk)) /* AF_UNIX listeners: the raw probe has not looked at the listener */
 			return 0;
 		__u8 role = SOCK_ROLE_SERVER;
 		__u64 key = (__u64)sk;
@@ -581,6 +580,29 @@ static __always_inline int on_exit(long ret)
 	return 0;
 }
 
+#ifndef SOCK_RAW_TP
+/* Classic tracepoints: the arguments were stashed per thread by the sys_enter_* program. */
+static __always_inline int on_exit(long ret)
+{
+	struct sock_args a;
+#ifndef SOCK_COMPAT
+	struct sock_args *ap = bpf_task_storage_get(&sock_inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!ap || !ap->kind)
+		return 0;
+	a = *ap;
+	ap->kind = 0;
+#else
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sock_args *ap = bpf_map_lookup_elem(&sock_inflight, &id);
+	if (!ap)
+		return 0;
+	a = *ap;
+	bpf_map_delete_elem(&sock_inflight, &id);
+#endif
+	return record_exit(a, ret);
+}
+#endif
+
 /* close(): described at entry, because after the syscall the socket may already be freed. */
 static __always_inline int on_close(__u32 fd)
 {
@@ -609,6 +631,7 @@ static __always_inline int on_close(__u32 fd)
 	return 0;
 }
 
+#ifndef SOCK_RAW_TP
 #define ARG(n) (ctx->args[n])
 #define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int sock_enter_##name(struct trace_event_raw_sys_enter *ctx)
 #define EXIT(name) SEC("tracepoint/syscalls/sys_exit_" #name) int sock_exit_##name(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx->ret); }
@@ -658,6 +681,117 @@ ENTER(accept) { return on_enter(ARG(0), 0, 0, 0, SOCK_SC_ACCEPT, SOCK_DIR_NONE, 
 EXIT(accept)
 ENTER(accept4) { return on_enter(ARG(0), 0, 0, 0, SOCK_SC_ACCEPT4, SOCK_DIR_NONE, SOCK_KIND_ACCEPT, PL_NONE); }
 EXIT(accept4)
+#else /* SOCK_RAW_TP */
+#define ARG(n) (ctx->args[n])
+#define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int sock_enter_##name(struct trace_event_raw_sys_enter *ctx)
+
+/* connect() needs its entry (the handshake may finish inside the syscall, see pending_connect); close()
+ * is described at entry. Everything else is recorded by the one raw sys_exit program below. */
+ENTER(connect) { return on_enter(ARG(0), 0, 0, ARG(1), SOCK_SC_CONNECT, SOCK_DIR_NONE, SOCK_KIND_CONNECT, PL_NONE); }
+
+#if defined(__TARGET_ARCH_x86)
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_splice 275
+#define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit (ia32) syscall is running */
+
+/* One program for every syscall exit of every thread (raw tracepoint: the registers and the return
+ * value, no trace-event buffer): what is not ours leaves after a compare. The syscall's arguments are
+ * still in the saved registers at exit, so no entry program and no per-thread stash are needed; the fd
+ * is resolved here, after the would-block check, so EAGAIN costs nothing beyond the dispatch. */
+SEC("raw_tracepoint/sys_exit")
+int sock_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = bpf_rdonly_cast((void *)ctx->args[0], bpf_core_type_id_kernel(struct pt_regs));
+	long ret = (long)ctx->args[1];
+	long nr = regs->orig_ax;
+	struct sock_args a = { .kind = SOCK_KIND_DATA, .count = PT_REGS_PARM3_SYSCALL(regs) };
+	__u32 fd = PT_REGS_PARM1_SYSCALL(regs);
+
+	switch (nr) {
+	case NR_read:     a.syscall = SOCK_SC_READ;     a.dir = SOCK_DIR_RECV; a.src = PL_FLAT; break;
+	case NR_write:    a.syscall = SOCK_SC_WRITE;    a.dir = SOCK_DIR_SEND; a.src = PL_FLAT; break;
+	case NR_readv:    a.syscall = SOCK_SC_READV;    a.dir = SOCK_DIR_RECV; a.src = PL_IOVEC; break;
+	case NR_writev:   a.syscall = SOCK_SC_WRITEV;   a.dir = SOCK_DIR_SEND; a.src = PL_IOVEC; break;
+	case NR_sendto:   a.syscall = SOCK_SC_SENDTO;   a.dir = SOCK_DIR_SEND; a.src = PL_FLAT; break;
+	case NR_recvfrom: a.syscall = SOCK_SC_RECVFROM; a.dir = SOCK_DIR_RECV; a.src = PL_FLAT; break;
+	case NR_sendmsg:  a.syscall = SOCK_SC_SENDMSG;  a.dir = SOCK_DIR_SEND; a.src = PL_MSGHDR; a.count = 1; break;
+	case NR_recvmsg:  a.syscall = SOCK_SC_RECVMSG;  a.dir = SOCK_DIR_RECV; a.src = PL_MSGHDR; a.count = 1; break;
+	case NR_sendmmsg: a.syscall = SOCK_SC_SENDMMSG; a.dir = SOCK_DIR_SEND; a.src = PL_MMSGHDR; break;
+	case NR_recvmmsg: a.syscall = SOCK_SC_RECVMMSG; a.dir = SOCK_DIR_RECV; a.src = PL_MMSGHDR; break;
+	case NR_sendfile: a.syscall = SOCK_SC_SENDFILE; a.dir = SOCK_DIR_SEND; a.src = PL_NONE; break;
+	case NR_splice:   a.syscall = SOCK_SC_SPLICE;   a.src = PL_NONE; break;
+	case NR_connect:  a.syscall = SOCK_SC_CONNECT;  a.kind = SOCK_KIND_CONNECT; a.src = PL_NONE; break;
+	case NR_accept:   a.syscall = SOCK_SC_ACCEPT;   a.kind = SOCK_KIND_ACCEPT; a.src = PL_NONE; break;
+	case NR_accept4:  a.syscall = SOCK_SC_ACCEPT4;  a.kind = SOCK_KIND_ACCEPT; a.src = PL_NONE; break;
+	default:
+		return 0;
+	}
+	if (ret == -EAGAIN && a.kind == SOCK_KIND_DATA)
+		return 0;
+	/* 32-bit tasks use other syscall numbers (the classic tracepoints skip them too) */
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->thread_info.status & TS_COMPAT)
+		return 0;
+	if (!pid_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+
+	switch (a.syscall) {
+	case SOCK_SC_SENDTO:
+	case SOCK_SC_RECVFROM:
+		a.addr = PT_REGS_PARM5_SYSCALL(regs);
+		break;
+	case SOCK_SC_SENDFILE: /* sendfile64(out_fd, in_fd, offset, count): the socket is out_fd */
+		a.count = PT_REGS_PARM4_SYSCALL(regs);
+		break;
+	case SOCK_SC_SPLICE: { /* splice(fd_in, off_in, fd_out, off_out, len, flags): a socket on either side */
+		__u32 out = PT_REGS_PARM3_SYSCALL(regs);
+		a.count = PT_REGS_PARM5_SYSCALL(regs);
+		if (fd_to_sock(out)) {
+			fd = out;
+			a.dir = SOCK_DIR_SEND;
+		} else {
+			a.dir = SOCK_DIR_RECV;
+		}
+		break;
+	}
+	case SOCK_SC_CONNECT: /* connect(fd, addr, addrlen) */
+		a.addr = PT_REGS_PARM2_SYSCALL(regs);
+		a.count = 0;
+		break;
+	case SOCK_SC_ACCEPT:
+	case SOCK_SC_ACCEPT4:
+		/* the listener (fd) is not described: record_exit resolves the new socket from ret */
+		a.fd = fd;
+		return ret < 0 ? 0 : record_exit(a, ret);
+	default:
+		break;
+	}
+	if (a.src != PL_NONE)
+		a.buf = PT_REGS_PARM2_SYSCALL(regs);
+	struct sock *sk = fd_to_sock(fd);
+	if (!sk || !sock_traced(sk))
+		return 0;
+	a.sk = (__u64)sk;
+	a.fd = fd;
+	return record_exit(a, ret);
+}
+#endif /* __TARGET_ARCH_x86: other architectures use the classic tracepoint object (sock.bpf.o) */
+#endif /* SOCK_RAW_TP */
+
 ENTER(close) { return on_close(ARG(0)); }
 
 #ifdef SOCK_TEST_MISSING_TRACEPOINT
@@ -711,7 +845,7 @@ int sock_connect_outcome(struct trace_event_raw_inet_sock_set_state *ctx)
 	e->kind = SOCK_KIND_CONNECT;
 	e->dir = SOCK_DIR_NONE;
 	e->syscall = SOCK_SC_CONNECT;
-	if (bpf_ringbuf_output(&sock_events, e, sizeof(*e), wakeup_flag()))
+	if (bpf_ringbuf_output(&sock_events, e, sizeof(*e), wakeup_flag(sizeof(*e) + 8)))
 		stat_inc(SOCK_STAT_DROPS);
 	else
 		stat_inc(SOCK_STAT_RECORDS);

@@ -15,9 +15,14 @@ function bpfObject(name: string): string {
   return [join(REPO_ROOT, 'bpf', '.output', name), join(REPO_ROOT, '..', 'bpf', '.output', name)]
     .find((p) => existsSync(p)) ?? join(REPO_ROOT, 'bpf', '.output', name);
 }
-/** The fast probe (BTF pointers, bpf_rdonly_cast: kernel 6.2+) and its fallback for older kernels. */
+/** The probes, fastest first: raw sys_exit tracepoint (x86-64, kernel 6.2+), classic syscall tracepoints
+ * (BTF pointers, bpf_rdonly_cast: kernel 6.2+), and the fallback for older kernels (bpf_probe_read walks). */
+export const SOCK_RAW_OBJECT = bpfObject('sock_raw.bpf.o');
 export const SOCK_OBJECT = bpfObject('sock.bpf.o');
 export const SOCK_COMPAT_OBJECT = bpfObject('sock_compat.bpf.o');
+/** The program of sock_raw.bpf.o that records every syscall; without it (other architectures) that object
+ * captures nothing but connect/close. */
+const RAW_EXIT_PROGRAM = 'sock_sys_exit';
 
 export interface SockCollectorOptions {
   objectPath?: string;
@@ -49,6 +54,7 @@ export interface SockCollectorStats {
   delivered: number; // records handed to user space consumers
   batches: number;
   attached: number; // tracepoint links
+  object: string; // the probe object in use (sock_raw.bpf.o, sock.bpf.o or sock_compat.bpf.o)
   skipped: { tracepoint: string; reason: string }[];
 }
 
@@ -57,6 +63,11 @@ export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error(`${what} needs root (eBPF programs and tracepoints need CAP_BPF and CAP_PERFMON): run it with sudo`);
   }
+}
+
+/** "raw_tracepoint/sys_exit" -> "sys_exit" */
+function rawTracepointOf(section: string): string | undefined {
+  return /^raw_(?:tracepoint|tp)\/([^/]+)$/.exec(section)?.[1];
 }
 
 /** "tracepoint/syscalls/sys_enter_read" -> ["syscalls", "sys_enter_read"] */
@@ -76,6 +87,7 @@ function partnerOf(program: string): string | undefined {
 export class SockCollector {
   readonly layout: SockLayout;
   private readonly obj: BpfObject;
+  private readonly objectPath: string;
   private readonly ring: RingBuffer;
   private readonly links = new Map<string, Link>();
   private readonly skipped: { tracepoint: string; reason: string }[] = [];
@@ -95,7 +107,11 @@ export class SockCollector {
       throw new Error(`payloadBytes must be an integer in 0..${SOCK_PAYLOAD_MAX}, got ${payload}`);
     }
     this.obj = BpfObject.open(path);
+    this.objectPath = path;
     try {
+      if (path === SOCK_RAW_OBJECT && !this.obj.describe().programs.some((p) => p.name === RAW_EXIT_PROGRAM)) {
+        throw new Error(`${RAW_EXIT_PROGRAM} is not in ${path} (built for another architecture)`);
+      }
       if (opts.ringBytes !== undefined) this.obj.setMaxEntries('sock_events', opts.ringBytes);
       this.obj.load();
       const st = this.obj.structLayout('sock_event');
@@ -118,6 +134,20 @@ export class SockCollector {
   /** Loads, configures and attaches; records flow as soon as this returns. Without an explicit
    * objectPath, a kernel that rejects the fast probe gets the compatible one (with a warning). */
   static start(opts: SockCollectorOptions = {}): SockCollector {
+    if (!opts.objectPath && existsSync(SOCK_RAW_OBJECT)) {
+      // The raw-tracepoint probe is the cheapest per syscall; any failure (verifier, architecture,
+      // a kernel without the raw tracepoint) falls back to the classic tracepoints, quietly when it
+      // is only the architecture.
+      try {
+        return new SockCollector({ ...opts, objectPath: SOCK_RAW_OBJECT });
+      } catch (err) {
+        if ((err as Error).message.includes('needs root')) throw err;
+        if (!(err as Error).message.includes(RAW_EXIT_PROGRAM + ' is not in')) {
+          const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
+          warn(`the raw-tracepoint socket probe is not usable here (${(err as Error).message.split('\n')[0]}); using the classic tracepoints`);
+        }
+      }
+    }
     try {
       return new SockCollector(opts);
     } catch (err) {
@@ -149,6 +179,16 @@ export class SockCollector {
     const names = this.obj.programNames();
     for (const name of names) {
       const prog = this.obj.program(name);
+      const raw = rawTracepointOf(prog.section);
+      if (raw) {
+        // the raw program records every syscall family at once: without it nothing is captured
+        try {
+          this.links.set(name, prog.attachRawTracepoint(raw));
+        } catch (err) {
+          throw new Error(`socket capture: attaching ${name} to raw tracepoint ${raw} failed: ${(err as Error).message}`);
+        }
+        continue;
+      }
       const tp = tracepointOf(prog.section);
       if (!tp) continue;
       const tpName = `${tp[0]}/${tp[1]}`;
@@ -249,6 +289,7 @@ export class SockCollector {
       delivered: this.delivered,
       batches: this.batches,
       attached: this.links.size,
+      object: this.objectPath.split('/').pop() ?? this.objectPath,
       skipped: [...this.skipped],
     };
   }

@@ -73,6 +73,17 @@ export class SockRecordView {
     return this;
   }
 
+  /** Loads one word of each cache line of the header of the record at `off` in `buf` (a software
+   * prefetch: the caller keeps the result so the loads are not optimised away). */
+  touch(buf: Buffer, off: number): number {
+    if (buf !== this.buf) return 0;
+    const w = this.w32;
+    if (!w) return 0;
+    const i = off >>> 2;
+    const last = (off + this.layout.size - 4) >>> 2;
+    return w[i] ^ w[last < w.length ? last : i] ^ w[(i + 16) < w.length ? i + 16 : i];
+  }
+
   /** False when the record is shorter than its header says (truncated/foreign data). */
   get valid(): boolean {
     return this.len >= this.layout.size && this.layout.size + this.payloadLen <= this.len;

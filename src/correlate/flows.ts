@@ -96,6 +96,21 @@ function hashWords(k: Uint32Array): number {
   return h & 0x3fffffff; // a small integer (Smi): masked, it indexes the bucket array
 }
 
+/** The record's local/remote endpoints are the flow's end `end` / the other end (key words as int32). */
+function sameTuple(e: FlowEntry, end: number, loc: Uint32Array, rem: Uint32Array): boolean {
+  const x = end === 0 ? loc : rem; // endpoint A
+  const y = end === 0 ? rem : loc; // endpoint B
+  return (x[4] | 0) === e.k6 && (y[4] | 0) === e.k11 && (x[3] | 0) === e.k5 && (y[3] | 0) === e.k10 &&
+    (x[2] | 0) === e.k4 && (y[2] | 0) === e.k9 && (x[1] | 0) === e.k3 && (y[1] | 0) === e.k8 &&
+    (x[0] | 0) === e.k2 && (y[0] | 0) === e.k7;
+}
+
+// Per-socket cache of the flow (and end) a TCP socket's records fold into: 2^SOCK_CACHE_BITS slots,
+// indexed by a multiplicative hash of the socket id; a collision just sends a record down the full path.
+const SOCK_CACHE_BITS = 12;
+const PREFETCH_AHEAD = 4; // records
+const SOCK_CACHE_SHIFT = 32 - SOCK_CACHE_BITS;
+
 function sameKey(e: FlowEntry, k: Int32Array): boolean {
   return e.k0 === k[0] && e.k1 === k[1] && e.k2 === k[2] && e.k3 === k[3] && e.k4 === k[4] && e.k5 === k[5] &&
     e.k6 === k[6] && e.k7 === k[7] && e.k8 === k[8] && e.k9 === k[9] && e.k10 === k[10] && e.k11 === k[11];
@@ -109,6 +124,9 @@ export class FlowTable {
   private readonly scratchI = new Int32Array(this.scratch.buffer); // the same words as int32, for sameKey
   private readonly local = new Uint32Array(5); // 4 address words + port
   private readonly remote = new Uint32Array(5);
+  private readonly sockCache: (FlowEntry | undefined)[] = new Array<FlowEntry | undefined>(1 << SOCK_CACHE_BITS).fill(undefined);
+  private readonly sockCacheId = new Float64Array(1 << SOCK_CACHE_BITS); // sockIdNum of the slot's socket
+  private readonly sockCacheEnd = new Uint8Array(1 << SOCK_CACHE_BITS); // which end of the flow it is
   private readonly serverPorts = new Set<number>(); // local TCP ports seen on accepted sockets
   private readonly udpAddrs = new Map<number, Uint32Array>(); // ownPort*65536+peerPort -> own address words
   private readonly udpOrphans = new Map<number, FlowEntry[]>(); // UDP flows with an unresolved end, by port pair
@@ -118,6 +136,7 @@ export class FlowTable {
   private nextBase = 0; // first never-used region
   private count = 0;
   private finished: Flow[] = []; // flows ended by tuple reuse, handed out by the next evict()
+  private touched = 0; // keeps the prefetching loads of foldBatch alive
   readonly stats: FlowTableStats = { folded: 0, skipped: 0, invalid: 0, flows: 0, evicted: 0 };
 
   constructor(opts: FlowTableOptions = {}) {
@@ -140,7 +159,16 @@ export class FlowTable {
 
   /** Folds every record of a ring-buffer batch (the view is reused: no allocation per record). */
   foldBatch(batch: { buf: Buffer; offsets: ArrayLike<number>; lengths: ArrayLike<number>; count: number }, view: SockRecordView): void {
-    for (let i = 0; i < batch.count; i++) this.fold(view.at(batch.buf, batch.offsets[i], batch.lengths[i]));
+    const { buf, offsets, lengths, count } = batch;
+    // Records are usually out of the CPU caches (the kernel wrote them on another core, between payload
+    // bytes the fold never reads): touching the header of the record PREFETCH_AHEAD places further on
+    // issues its cache misses early, so they overlap with the folding of this one.
+    let touched = 0;
+    for (let i = 0; i < count; i++) {
+      if (i + PREFETCH_AHEAD < count) touched ^= view.touch(buf, offsets[i + PREFETCH_AHEAD]);
+      this.fold(view.at(buf, offsets[i], lengths[i]));
+    }
+    this.touched ^= touched;
   }
 
   /** Folds the record under the view. */
@@ -154,40 +182,66 @@ export class FlowTable {
     const loc = this.local;
     const rem = this.remote;
     v.readTuple(loc, rem);
-    if (kind === SockKind.accept) this.serverPorts.add(loc[4]);
-    // No peer: a listener, an unconnected UDP socket without an address, or a connect that failed before
-    // binding. A failed connect still matters (its errno), so keep it when it names the server.
-    if (rem[4] === 0 || (loc[4] === 0 && kind !== SockKind.connect)) {
-      this.stats.skipped++;
-      return;
-    }
-
-    if (proto !== IPPROTO_TCP) this.resolveUdpAddress(loc, rem);
     const netns = v.netns;
-    const keyNs =
-      this.opts.joinAcrossNetns && !isLoopbackWords(loc[0], loc[1], loc[2], loc[3]) &&
-      !isLoopbackWords(rem[0], rem[1], rem[2], rem[3]) && !isUnspecified(loc) && !isUnspecified(rem)
-        ? 0
-        : netns;
-    const localIsA = compareEndpoints(loc, rem) <= 0;
-    const a = localIsA ? loc : rem;
-    const b = localIsA ? rem : loc;
-    const k = this.scratch;
-    k[0] = keyNs;
-    k[1] = proto;
-    for (let i = 0; i < 5; i++) {
-      k[2 + i] = a[i];
-      k[7 + i] = b[i];
+    const sock = v.sockIdNum;
+    let e: FlowEntry | undefined;
+    let end = 0;
+    // Fast path: a TCP data or close record of a socket whose flow an earlier record found. The tuple is
+    // still compared with the flow's key (a freed socket's id may come back with another tuple), but the
+    // key building, hashing and bucket walk are skipped. Connect/accept records always take the full path
+    // (they may start a new flow on a reused tuple); UDP too (peers change per datagram).
+    const cacheable = proto === IPPROTO_TCP && (kind === SockKind.data || kind === SockKind.close);
+    const slot = cacheable ? Math.imul(sock >>> 0, 0x9e3779b1) >>> SOCK_CACHE_SHIFT : 0;
+    if (cacheable) {
+      const c = this.sockCache[slot];
+      if (c !== undefined && c.base >= 0 && this.sockCacheId[slot] === sock) {
+        const ce = this.sockCacheEnd[slot];
+        if ((c.k0 === 0 || c.k0 === (netns | 0)) && sameTuple(c, ce, loc, rem)) {
+          e = c;
+          end = ce;
+        }
+      }
+    }
+    if (e === undefined) {
+      if (kind === SockKind.accept) this.serverPorts.add(loc[4]);
+      // No peer: a listener, an unconnected UDP socket without an address, or a connect that failed before
+      // binding. A failed connect still matters (its errno), so keep it when it names the server.
+      if (rem[4] === 0 || (loc[4] === 0 && kind !== SockKind.connect)) {
+        this.stats.skipped++;
+        return;
+      }
+
+      if (proto !== IPPROTO_TCP) this.resolveUdpAddress(loc, rem);
+      const keyNs =
+        this.opts.joinAcrossNetns && !isLoopbackWords(loc[0], loc[1], loc[2], loc[3]) &&
+        !isLoopbackWords(rem[0], rem[1], rem[2], rem[3]) && !isUnspecified(loc) && !isUnspecified(rem)
+          ? 0
+          : netns;
+      const localIsA = compareEndpoints(loc, rem) <= 0;
+      const a = localIsA ? loc : rem;
+      const b = localIsA ? rem : loc;
+      const k = this.scratch;
+      k[0] = keyNs;
+      k[1] = proto;
+      for (let i = 0; i < 5; i++) {
+        k[2 + i] = a[i];
+        k[7 + i] = b[i];
+      }
+      e = this.lookupOrCreate(k);
+      if (this.num[e.base + F_CLOSED_AT] !== 0 && (kind === SockKind.connect || kind === SockKind.accept) && v.retErrno === 0) {
+        // the tuple is reused by a new connection: the old flow is finished, a new one starts
+        this.finished.push(this.snapshot(e));
+        this.remove(e);
+        e = this.lookupOrCreate(k);
+      }
+      end = localIsA ? 0 : 1;
+      if (cacheable) {
+        this.sockCache[slot] = e;
+        this.sockCacheId[slot] = sock;
+        this.sockCacheEnd[slot] = end;
+      }
     }
     const errno = v.retErrno;
-    let e = this.lookupOrCreate(k);
-    if (this.num[e.base + F_CLOSED_AT] !== 0 && (kind === SockKind.connect || kind === SockKind.accept) && errno === 0) {
-      // the tuple is reused by a new connection: the old flow is finished, a new one starts
-      this.finished.push(this.snapshot(e));
-      this.remove(e);
-      e = this.lookupOrCreate(k);
-    }
-    const end = localIsA ? 0 : 1;
     const n = this.num; // after lookupOrCreate, which may grow the pool
     const base = e.base;
     const o = base + (end === 0 ? 6 : 16); // END_BASE[end]
@@ -205,7 +259,6 @@ export class FlowTable {
       if (end === 0) { e.comm0 = v.comm(); e.cgroup0 = v.cgroupId; } else { e.comm1 = v.comm(); e.cgroup1 = v.cgroupId; }
     }
     n[o + E_NETNS] = netns;
-    const sock = v.sockIdNum;
     if (n[o + E_SOCK] !== sock) {
       n[o + E_SOCK] = sock;
       if (end === 0) e.sockId0 = v.sockId; else e.sockId1 = v.sockId;

@@ -273,6 +273,9 @@ export class RequestTracker {
       const h = c.heads[i]!;
       if (h.tsNs <= r.startNs) { head = h; break; }
     }
+    // a request of more than HEADS_KEPT chunks has pushed its first one out: its thread is the oldest
+    // chunk's still (the same request), its propagation headers are lost
+    const tidHead = head ?? c.heads[0];
     const role = c.role !== 'unknown' ? c.role : head ? (head.dir === 'send' ? 'client' : 'server') : 'unknown';
     const side = role === 'server' ? 'server' : 'client';
     const client = side === 'client' ? c.local : c.remote;
@@ -301,7 +304,7 @@ export class RequestTracker {
       proto: c.proto,
       netns: c.netns,
       pid: c.pid,
-      tid: head?.tid ?? 0,
+      tid: tidHead?.tid ?? 0,
       comm: c.comm,
       cgroupId: c.cgroupId,
       client,

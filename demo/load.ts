@@ -60,19 +60,31 @@ interface Step {
 }
 
 const USERS = 40;
-const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 const CATEGORIES = ['machines', 'accessories', 'coffee', 'tea'];
 
+/** mulberry32: a tiny seeded PRNG, so a run's request mix and arrival times can be replayed (`--seed`). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Chooses the next request of the mix; orders only for users known to have something in their cart. */
-function nextStep(usersWithCart: Set<string>): Step {
-  const r = Math.random() * 100;
-  const user = `user-${1 + Math.floor(Math.random() * USERS)}`;
+function nextStep(usersWithCart: Set<string>, rnd: () => number): Step {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const r = rnd() * 100;
+  const user = `user-${1 + Math.floor(rnd() * USERS)}`;
   if (r < 7) return { route: 'home', method: 'GET', path: '/' };
   if (r < 35) return { route: 'browse', method: 'GET', path: `/api/products?category=${pick(CATEGORIES)}&limit=20` };
-  if (r < 65) return { route: 'product', method: 'GET', path: `/api/products/${1 + Math.floor(Math.random() * 200)}` };
+  if (r < 65) return { route: 'product', method: 'GET', path: `/api/products/${1 + Math.floor(rnd() * 200)}` };
   if (r < 80 || usersWithCart.size === 0) {
     usersWithCart.add(user);
-    return { route: 'cart-add', method: 'POST', path: `/api/cart/${user}/items`, body: { productId: 1 + Math.floor(Math.random() * 200), qty: 1 + Math.floor(Math.random() * 3) } };
+    return { route: 'cart-add', method: 'POST', path: `/api/cart/${user}/items`, body: { productId: 1 + Math.floor(rnd() * 200), qty: 1 + Math.floor(rnd() * 3) } };
   }
   if (r < 91) return { route: 'cart-view', method: 'GET', path: `/api/cart/${user}` };
   const buyer = pick([...usersWithCart]);
@@ -142,6 +154,8 @@ export interface LoadOptions {
   timeoutMs?: number;
   recordsFile?: string;
   onRecord?: (r: LoadRecord) => void; // e.g. the scenario runner splitting records by phase
+  /** Seeds the request mix and the arrival times (same seed, same sequence); unseeded: Math.random. */
+  seed?: number;
 }
 
 /** Runs the load until duration or abort; returns the per-route summary (also written next to the records). */
@@ -153,6 +167,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   const out: WriteStream = createWriteStream(file, { flags: 'a' });
   const records: LoadRecord[] = [];
   const usersWithCart = new Set<string>();
+  const rnd = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
   const inflight = new Set<Promise<void>>();
   const startedAt = new Date();
   const start = performance.now();
@@ -178,8 +193,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     }
     // Poisson arrivals: exponential gaps at the profile's current rate.
     const rate = Math.max(0.1, rateAt(opts.profile, opts.rps, t));
-    nextAt += (-Math.log(1 - Math.random()) / rate) * 1000;
-    const step = nextStep(usersWithCart);
+    nextAt += (-Math.log(1 - rnd()) / rate) * 1000;
+    const step = nextStep(usersWithCart, rnd);
     const p = send(agent, base, step, opts.timeoutMs ?? 10_000).then((rec) => {
       if (rec.route === 'order' && rec.status !== 201) usersWithCart.add(String((step.body as { user: string }).user));
       records.push(rec);

@@ -1,14 +1,17 @@
 // Records real per-second series of the demo shop while a scenario runs (or during a fault-free period),
-// as a series file the RCA bench replays (series-file.ts). Every signal is measured by faultlens' own
-// collectors on the real kernel — nothing is synthesised:
-//   latency/errors/rate per endpoint (server view) and per edge (client view): SockCollector -> ApmPipeline
+// as a gzipped series file the RCA bench replays (src/rca/series-file.ts, format 2). Every signal is measured
+// on the real kernel — nothing is synthesised:
+//   request durations/failures (5xx, protocol errors; not 4xx) per second per endpoint (server view) and per edge (client view): SockCollector ->
+//     ApmPipeline request records, stored raw per second ('req' lines); the replay derives the RED windows
 //   retransmits/resets per edge: TcpCollector connection samples (client ends), deltas per second
-//   listen_queue fill and listen_overflows per service: TcpCollector listener samples
+//   listen_queue fill per service: TcpCollector listener samples
+//   listen_overflows per host: the netns' TcpExtListenOverflows counter (/proc/PID/net/netstat of a process in it)
 //   runq (ms waited for a CPU per s) and io_latency (p99 ms) per service: SysioCollector, by cgroup
 // Needs root and `faultlens demo up`. Usage:
-//   node --import tsx bench/rca/record.ts --scenario slow-endpoint [--out FILE] [--baseline 40 --fault 25 --recovery 15 --rps 20]
-//   node --import tsx bench/rca/record.ts --fault-free 300 [--out FILE]
-import { appendFileSync, createWriteStream, mkdirSync } from 'node:fs';
+//   node --import tsx bench/rca/record.ts --scenario slow-endpoint [--out FILE.jsonl.gz] [--seed N] [--baseline 40 --fault 25 --recovery 15 --rps 20]
+//   node --import tsx bench/rca/record.ts --fault-free 300 [--out FILE.jsonl.gz] [--seed N]
+import { appendFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { createGzip, gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -21,7 +24,7 @@ import { ServiceResolver } from '../../src/correlate/services.js';
 import { entityId } from '../../src/detect/anomaly/entity.js';
 import type { SeriesPoint } from '../../src/detect/anomaly/detector.js';
 import type { RequestRecord } from '../../src/model/request.js';
-import { normaliseEndpoint } from '../../src/rca/red-series.js';
+import { isFailure, normaliseEndpoint } from '../../src/rca/red-series.js';
 import { HOSTS, SERVICES, hostByNs } from '../../demo/topology.js';
 import { runScenario } from '../../demo/scenarios/runner.js';
 import { runLoad } from '../../demo/load.js';
@@ -33,13 +36,47 @@ const byAddr = new Map<string, string>();
 for (const s of SERVICES) for (const p of s.ports) byAddr.set(`${hostByNs(s.ns).ip}:${p}`, s.name);
 
 const LAG_S = 4; // a second is emitted this long after it ended: request records arrive after the linker settles
-// Golden signals per second over a sliding window of this many seconds: at demo rates most endpoints see 1-3
-// requests a second, too few to judge a p90; 5 s windows give the detectors 5-15 requests per sample.
+// Golden signals per second over a sliding window of this many seconds (applied at replay, red-series.ts):
+// at demo rates most endpoints see 1-3 requests a second; 5 s windows give the detectors 5-15 requests per sample.
 const WINDOW_S = 5;
 
-function p90(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)]!;
+/** TcpExtListenOverflows of a network namespace, read through /proc/PID/net/netstat of a process inside it. */
+export class NetnsCounter {
+  private pid: number | undefined;
+  private readonly ino: number;
+  constructor(readonly ns: string) {
+    this.ino = statSync(`/run/netns/${ns}`).ino;
+  }
+
+  private findPid(): number | undefined {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        if (readlinkSync(`/proc/${d}/ns/net`) === `net:[${this.ino}]`) return Number(d);
+      } catch { /* exited */ }
+    }
+    return undefined;
+  }
+
+  read(name: string): number | undefined {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        if (this.pid === undefined || readlinkSync(`/proc/${this.pid}/ns/net`) !== `net:[${this.ino}]`) this.pid = this.findPid();
+        if (this.pid === undefined) return undefined;
+        const lines = readFileSync(`/proc/${this.pid}/net/netstat`, 'utf8').split('\n');
+        for (let i = 0; i + 1 < lines.length; i += 2) {
+          const keys = lines[i]!.split(/\s+/);
+          const vals = lines[i + 1]!.split(/\s+/);
+          const j = keys.indexOf(name);
+          if (j > 0 && keys[0] === 'TcpExt:') return Number(vals[j]);
+        }
+        return undefined;
+      } catch {
+        this.pid = undefined; // the process went away between the checks: look again
+      }
+    }
+    return undefined;
+  }
 }
 
 export interface RecorderOptions {
@@ -57,11 +94,11 @@ export class DemoRecorder {
   private readonly resolver = new ServiceResolver();
   private readonly offset = monoToWallOffsetNs();
   private readonly buckets = new Map<number, Map<string, { durs: number[]; errs: number; connErrs: number }>>();
-  private readonly knownRate = new Set<string>();
   private readonly knownEdges = new Set<string>();
   private readonly prevConn = new Map<bigint, { retrans: number; resets: number }>();
-  private readonly prevListen = new Map<bigint, number>();
+  private readonly netns: { counter: NetnsCounter; entity: string; prev?: number }[] = [];
   private readonly out;
+  private readonly file;
   private timer: NodeJS.Timeout | undefined;
   private lastEmitted = 0;
   readonly signals: Record<string, string> = {};
@@ -69,7 +106,9 @@ export class DemoRecorder {
 
   constructor(private readonly o: RecorderOptions) {
     mkdirSync(dirname(o.out), { recursive: true });
-    this.out = createWriteStream(o.out);
+    this.file = createWriteStream(o.out);
+    this.out = o.out.endsWith('.gz') ? createGzip({ level: 9 }) : undefined;
+    this.out?.pipe(this.file);
     this.apm = new ApmPipeline({ services: this.resolver });
     this.sock = SockCollector.start({ payloadBytes: 1024, onEvent: (ev) => {
       this.apm.onEvent(ev);
@@ -79,7 +118,7 @@ export class DemoRecorder {
     try {
       this.tcp = new TcpCollector().start();
       this.signals.retransmits = this.signals.resets = 'real: TcpCollector connection samples (client ends), per-second deltas';
-      this.signals.listen_queue = this.signals.listen_overflows = 'real: TcpCollector listener samples';
+      this.signals.listen_queue = 'real: TcpCollector listener samples (accept-queue fill at the newest listener event)';
     } catch (e) {
       o.log(`tcp collector unavailable: ${(e as Error).message}`);
     }
@@ -89,14 +128,25 @@ export class DemoRecorder {
     } catch (e) {
       o.log(`sysio collector unavailable: ${(e as Error).message}`);
     }
-    this.write({ type: 'meta', ...o.meta, signals: this.signals, startedAt: new Date().toISOString() });
+    for (const h of HOSTS) {
+      const svcs = SERVICES.filter((x) => x.ns === h.ns).map((x) => x.name);
+      try {
+        // one service per host: its listen queue; several: the host (the netns counter cannot tell them apart)
+        const entity = svcs.length === 1 ? entityId({ kind: 'resource', resource: 'listen-queue', service: svcs[0]! }) : entityId({ kind: 'host', host: h.ns });
+        this.netns.push({ counter: new NetnsCounter(h.ns), entity });
+      } catch (e) {
+        o.log(`netns ${h.ns}: ${(e as Error).message}`);
+      }
+    }
+    if (this.netns.length) this.signals.listen_overflows = 'real: TcpExtListenOverflows of each demo netns per second (/proc/PID/net/netstat)';
+    this.write({ type: 'meta', format: 2, ...o.meta, signals: this.signals, startedAt: new Date().toISOString() });
     for (const h of HOSTS) this.write({ type: 'host', host: h.ns, services: SERVICES.filter((s) => s.ns === h.ns).map((s) => s.name) });
     this.sampleSystem(Date.now()); // first sysio/tcp sample primes the deltas
     this.timer = setInterval(() => this.tick(), 1000);
   }
 
   private write(o: unknown): void {
-    this.out.write(JSON.stringify(o) + '\n');
+    (this.out ?? this.file).write(JSON.stringify(o) + '\n');
   }
 
   private point(p: SeriesPoint): void {
@@ -118,11 +168,10 @@ export class DemoRecorder {
     let b = this.buckets.get(sec);
     if (!b) this.buckets.set(sec, (b = new Map()));
     for (const k of keys) {
-      this.knownRate.add(k);
       let e = b.get(k);
       if (!e) b.set(k, (e = { durs: [], errs: 0, connErrs: 0 }));
       e.durs.push(Number(r.durationNs) / 1e6);
-      if (r.error) e.errs++;
+      if (isFailure(r)) e.errs++; // 4xx (declined, not found) are not failures
     }
   }
 
@@ -133,7 +182,6 @@ export class DemoRecorder {
     const sec = Math.floor(Number((tsNs + this.offset) / 1_000_000n) / 1000);
     if (sec <= this.lastEmitted) return;
     const k = entityId({ kind: 'edge', from, to });
-    this.knownRate.add(k);
     this.knownEdges.add(`${from}>${to}`);
     let b = this.buckets.get(sec);
     if (!b) this.buckets.set(sec, (b = new Map()));
@@ -169,23 +217,20 @@ export class DemoRecorder {
         pts.push({ t, entity: entityId({ kind: 'edge', from, to }), signal: 'retransmits', value: e.retrans });
         pts.push({ t, entity: entityId({ kind: 'edge', from, to }), signal: 'resets', value: e.resets });
       }
-      const lq = new Map<string, { fill: number; drops: number }>();
+      const lq = new Map<string, number>();
       for (const l of this.tcp.readListeners()) {
         if (l.closedNs) continue;
         const svc = SERVICES.find((s) => s.ports.includes(l.local.port) && (l.local.ip === hostByNs(s.ns).ip || l.local.ip === '0.0.0.0' || l.local.ip === '::'));
         if (!svc) continue;
-        const prev = this.prevListen.get(l.sockId) ?? l.skDrops;
-        this.prevListen.set(l.sockId, l.skDrops);
-        const e = lq.get(svc.name) ?? { fill: 0, drops: 0 };
-        e.fill = Math.max(e.fill, l.maxAckBacklog ? l.ackBacklogPeak / l.maxAckBacklog : 0);
-        e.drops += Math.max(0, l.skDrops - prev);
-        lq.set(svc.name, e);
+        lq.set(svc.name, Math.max(lq.get(svc.name) ?? 0, l.maxAckBacklog ? l.ackBacklog / l.maxAckBacklog : 0)); // now, not the all-time peak
       }
-      for (const [svc, e] of lq) {
-        const entity = entityId({ kind: 'resource', resource: 'listen-queue', service: svc });
-        pts.push({ t, entity, signal: 'listen_queue', value: Math.min(1, e.fill), limit: 1 });
-        pts.push({ t, entity, signal: 'listen_overflows', value: e.drops });
-      }
+      for (const [svc, fill] of lq) pts.push({ t, entity: entityId({ kind: 'resource', resource: 'listen-queue', service: svc }), signal: 'listen_queue', value: Math.min(1, fill), limit: 1 });
+    }
+    for (const n of this.netns) {
+      const v = n.counter.read('ListenOverflows');
+      if (v === undefined) continue;
+      if (n.prev !== undefined) pts.push({ t, entity: n.entity, signal: 'listen_overflows', value: Math.max(0, v - n.prev) });
+      n.prev = v;
     }
     if (this.sysio) {
       const v = this.sampler.sample(this.sysio.readProcs(), this.sysio.readIo());
@@ -229,31 +274,15 @@ export class DemoRecorder {
     }
   }
 
-  private readonly window: Map<string, { durs: number[]; errs: number; connErrs: number }>[] = [];
-
+  /** One second's raw figures per entity (durations to 0.01 ms); the replay windows them (RedWindows). */
   private emit(sec: number): void {
     const b = this.buckets.get(sec) ?? new Map();
     this.buckets.delete(sec);
-    this.window.push(b);
-    if (this.window.length > WINDOW_S) this.window.shift();
-    const t = (sec + 1) * 1000;
-    for (const k of this.knownRate) {
-      const durs: number[] = [];
-      let errs = 0;
-      let connErrs = 0;
-      for (const w of this.window) {
-        const e = w.get(k);
-        if (e) {
-          durs.push(...e.durs);
-          errs += e.errs;
-          connErrs += e.connErrs;
-        }
-      }
-      const n = durs.length;
-      this.point({ t, entity: k, signal: 'rate', value: n / this.window.length, count: n });
-      if (n) this.point({ t, entity: k, signal: 'latency', value: p90(durs), count: n });
-      if (n + connErrs) this.point({ t, entity: k, signal: 'errors', value: (errs + connErrs) / (n + connErrs), count: n + connErrs });
+    for (const [k, e] of b) {
+      this.points++;
+      this.write({ type: 'req', s: sec, e: k, d: e.durs.map((d: number) => Math.round(d * 100) / 100), x: e.errs, ...(e.connErrs ? { c: e.connErrs } : {}) });
     }
+    this.write({ type: 'tick', s: sec });
   }
 
   async close(extra: unknown[] = []): Promise<void> {
@@ -268,7 +297,10 @@ export class DemoRecorder {
       this.write({ type: 'edge', from, to });
     }
     for (const x of extra) this.write(x);
-    await new Promise<void>((r) => this.out.end(r));
+    await new Promise<void>((r) => {
+      this.file.once('close', () => r());
+      (this.out ?? this.file).end();
+    });
   }
 }
 
@@ -296,10 +328,13 @@ async function main(): Promise<void> {
   if (!scenario && !faultFree) throw new Error('usage: record.ts --scenario NAME | --fault-free SECONDS [--out FILE] [--run N]');
   const run = Number(opt('run', '1'));
   const name = scenario ?? 'fault-free';
-  const out = opt('out', join('bench/rca/data', `${name}-${run}.jsonl`))!;
+  const out = opt('out', join('bench/rca/data', `${name}-${run}.jsonl.gz`))!;
   const rps = Number(opt('rps', '20'));
+  const seedOpt = opt('seed');
+  const seed = seedOpt === undefined ? undefined : Number(seedOpt);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new Error(`--seed must be an integer, got '${seedOpt}'`);
   const log = (m: string) => console.error(`[record ${name}#${run}] ${m}`);
-  const meta = { scenario: name, run, rps, emitLagS: LAG_S, windowS: WINDOW_S, collector: 'child process' };
+  const meta = { scenario: name, run, rps, ...(seed !== undefined ? { seed } : {}), emitLagS: LAG_S, windowS: WINDOW_S, collector: 'child process' };
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--collect', out, '--meta', JSON.stringify(meta)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -309,17 +344,20 @@ async function main(): Promise<void> {
   let truth: unknown;
   try {
     if (scenario) {
-      const res = await runScenario(scenario, { baselineS: Number(opt('baseline', '40')), faultS: Number(opt('fault', '25')), recoveryS: Number(opt('recovery', '15')), rps, profile: 'steady', log });
+      const res = await runScenario(scenario, { baselineS: Number(opt('baseline', '40')), faultS: Number(opt('fault', '25')), recoveryS: Number(opt('recovery', '15')), rps, profile: 'steady', log, ...(seed !== undefined ? { seed } : {}) });
       truth = { ...res.groundTruth, phases: res.phases }; // the load generator's client-side view per phase
     } else {
       const start = Date.now();
-      await runLoad({ rps, profile: 'steady', durationS: Number(faultFree) });
+      await runLoad({ rps, profile: 'steady', durationS: Number(faultFree), ...(seed !== undefined ? { seed } : {}) });
       truth = { scenario: 'fault-free', kind: 'none', start, end: Date.now(), expectedRoutes: [] };
     }
   } finally {
     child.kill('SIGINT');
     await exited;
-    if (truth) appendFileSync(out, JSON.stringify({ type: 'truth', ...(truth as object) }) + '\n');
+    if (truth) {
+      const line = JSON.stringify({ type: 'truth', ...(truth as object) }) + '\n';
+      appendFileSync(out, out.endsWith('.gz') ? gzipSync(line) : line); // a second gzip member: gunzip reads both
+    }
   }
 }
 

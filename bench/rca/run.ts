@@ -1,9 +1,9 @@
-// The RCA bench: replays recorded series files (bench/rca/data/*.jsonl by default, made by record.ts /
-// record-all.sh from real demo runs) through detection -> incidents -> ranking, next to the BARO-style
+// The RCA bench: replays recorded series files (bench/rca/data/*.jsonl.gz by default, made by record.ts /
+// record-all.sh from real demo runs; bench/rca/data/v1/ holds the older format-1 recordings) through detection -> incidents -> ranking, next to the BARO-style
 // baseline on the same data, and prints AC@1, AC@3, Avg@5 and detection latency per scenario and overall,
 // plus the false-alarm rate. `--json` prints the figures as JSON.
-//   node --import tsx bench/rca/run.ts [--json] [FILES...]
-import { readdirSync } from 'node:fs';
+//   node --import tsx bench/rca/run.ts [--json] [FILES... | DIR]
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRecording } from './series-file.js';
 import { evaluateRecording, summarise, type RunResult } from './evaluate.js';
@@ -11,10 +11,9 @@ import { evaluateRecording, summarise, type RunResult } from './evaluate.js';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 let files = args.filter((a) => !a.startsWith('--'));
-if (!files.length) {
-  const dir = 'bench/rca/data';
-  files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(dir, f));
-}
+const inDir = (dir: string) => readdirSync(dir).filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort().map((f) => join(dir, f));
+if (!files.length) files = inDir('bench/rca/data');
+files = files.flatMap((f) => (statSync(f).isDirectory() ? inDir(f) : [f]));
 const results: RunResult[] = [];
 for (const f of files) {
   try {

@@ -29,6 +29,8 @@ export interface ScenarioOptions {
   signal?: AbortSignal;
   /** Also record the ground truth and the injection events in this store (duckdb:///path, clickhouse://...). */
   storeUrl?: string;
+  /** Seeds the load generator (reproducible request mix and arrivals). */
+  seed?: number;
 }
 
 export interface ScenarioResult {
@@ -67,7 +69,7 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
   const ctx = { log: opts.log, faultS: opts.faultS };
   const records: LoadRecord[] = [];
   const stopLoad = new AbortController();
-  const load = runLoad({ rps: opts.rps, profile: opts.profile, durationS: Infinity, signal: stopLoad.signal, onRecord: (r) => records.push(r) });
+  const load = runLoad({ rps: opts.rps, profile: opts.profile, durationS: Infinity, signal: stopLoad.signal, onRecord: (r) => records.push(r), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
   let start = 0;
   let end = 0;
   let details: Record<string, unknown> | undefined;

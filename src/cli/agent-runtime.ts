@@ -10,9 +10,11 @@ import { listeningTcpPorts } from '../correlate/listening-ports.js';
 import type { RedAggregator } from '../correlate/red.js';
 import { TcpDiagnosisEngine } from '../detect/tcp/engine.js';
 import type { Finding } from '../model/finding.js';
-import type { TcpEvent } from '../model/tcp.js';
+import type { TcpConnSample, TcpEvent, TcpListenerSample } from '../model/tcp.js';
 import type { Flow } from '../model/flow.js';
 import type { Row } from '../store/types.js';
+import { LiveFaultMonitor, type LiveMonitorOptions } from '../rca/live-monitor.js';
+import { alertToRow } from './alert-rows.js';
 
 /** Where the agent's records go. Calls may be async (a remote POST); ticks never overlap them. */
 export interface AgentSink {
@@ -21,6 +23,8 @@ export interface AgentSink {
   requests?(host: string, rows: Row[]): void | Promise<void>;
   /** TCP diagnoses (Nagle x delayed ACK, ineffective SO_RCVBUF, overflows ...) as `findings` rows. */
   findings?(host: string, rows: Row[]): void | Promise<void>;
+  /** Early-warning / in-progress / resolved alerts of the live fault monitor, as `alerts` rows. */
+  alerts?(host: string, rows: Row[]): void | Promise<void>;
 }
 
 /** A finding as a `findings` row: a new row each time it is (re)reported, the newest wins per id. */
@@ -52,6 +56,8 @@ export interface AgentOptions {
   /** L7 requests, services, call chains (default true); off = flows only, cheaper. */
   apm?: boolean;
   onWarning?: (message: string) => void;
+  /** Live detection + alerting over the RED and TCP series (needs apm; default on when the sink takes alerts). */
+  alerting?: boolean | LiveMonitorOptions;
 }
 
 export interface AgentStats {
@@ -64,6 +70,7 @@ export interface AgentStats {
   liveFlows: number;
   requestsShipped: number;
   findingsShipped: number;
+  alertsShipped: number;
   tracepoints: number;
   skippedTracepoints: string[];
 }
@@ -75,6 +82,8 @@ export interface RunningAgent {
   /** Ships what is pending, detaches every probe. Idempotent. */
   close(): Promise<void>;
 }
+
+const MAX_PENDING = 200_000; // request rows held while a slow sink ships (the oldest go first)
 
 function monotonicNs(): number {
   return Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns
@@ -94,6 +103,12 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   const wallOffset = monoToWallOffsetNs();
   let apm: ApmCapture | undefined;
   let collector: SockCollector;
+  let pendingAlerts: Row[] = [];
+  const monitor = opts.apm !== false && opts.sink.alerts && opts.alerting !== false
+    ? new LiveFaultMonitor({
+      listenerService: (l) => apm?.pipeline.tracker.services.ofProcess(l.pid, l.comm, l.local.port),
+      ...(typeof opts.alerting === 'object' ? opts.alerting : {}),
+    }) : undefined;
   if (opts.apm !== false) {
     apm = startApmCapture({
       payloadBytes: Math.max(opts.payloadBytes ?? 512, 0),
@@ -102,7 +117,10 @@ export function startAgent(opts: AgentOptions): RunningAgent {
         for (const x of e) tcpEvents.push(x);
       },
       onRecords: (rs) => {
-        for (const r of rs) pendingRequests.push(requestToRow(r, wallOffset));
+        for (const r of rs) {
+          pendingRequests.push(requestToRow(r, wallOffset));
+          monitor?.addRequest(r, Number((r.endNs + wallOffset) / 1_000_000n));
+        }
       },
       onWarning: warn,
     });
@@ -114,7 +132,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       onWarning: warn,
     });
   }
-  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, findingsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
+  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, findingsShipped: 0, alertsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
   let shipping: Promise<void> = Promise.resolve();
 
   // The TCP diagnosers over the APM capture's TCP collector (its table is read anyway for the
@@ -128,7 +146,10 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       tcp.poll();
       diagnosis.addEvents(tcpEvents.splice(0));
       const nowNs = process.hrtime.bigint();
-      const { findings } = diagnosis.tick(nowNs, tcp.readConns(), tcp.readListeners());
+      const conns = tcp.readConns();
+      const listeners = tcp.readListeners();
+      const { findings } = diagnosis.tick(nowNs, conns, listeners);
+      tcpRead = { conns, listeners };
       for (const f of findings) {
         if (lastReported.get(f.id) === f.severity) continue;
         lastReported.set(f.id, f.severity);
@@ -141,33 +162,57 @@ export function startAgent(opts: AgentOptions): RunningAgent {
     }
   };
   let busy = false;
+  let tcpRead: { conns: TcpConnSample[]; listeners: TcpListenerSample[] } | undefined; // this tick's TCP samples
+  // Detection over this tick's series; its alert rows ship with the tick's records.
+  const detect = (): void => {
+    if (!monitor) return;
+    try {
+      const now = Date.now();
+      for (const ch of monitor.tick(now, tcpRead ?? {})) pendingAlerts.push(alertToRow(ch, now));
+    } catch (e) {
+      warn(`fault monitor: ${(e as Error).message}`);
+    }
+    tcpRead = undefined;
+  };
 
   const tick = (): Promise<void> => {
-    if (busy) return shipping; // a slow sink delays the next tick instead of piling up requests
     if (apm) {
+      // capture and detection keep their pace while a slow sink ships: alerts are raised on time, and
+      // what they produce waits in the pending lists for the next shipment
       if (capturing) apm.tick();
       diagnose();
-    } else if (capturing) collector.drain();
+      detect();
+    }
+    if (busy) {
+      // a slow sink delays the next shipment instead of overlapping it; what waits meanwhile is bounded
+      if (pendingRequests.length > MAX_PENDING) pendingRequests.splice(0, pendingRequests.length - MAX_PENDING);
+      return shipping;
+    }
+    if (!apm && capturing) collector.drain();
     const evicted = table.evict(monotonicNs());
     const flows = [...table.changed(), ...evicted];
     const requests = opts.sink.requests ? pendingRequests : [];
     pendingRequests = [];
     const findings = opts.sink.findings ? pendingFindings : [];
     pendingFindings = [];
+    const alerts = pendingAlerts;
+    pendingAlerts = [];
     st.ticks++;
-    if (!flows.length && !requests.length && !findings.length) return shipping;
+    if (!flows.length && !requests.length && !findings.length && !alerts.length) return shipping;
     busy = true;
     shipping = Promise.resolve()
       .then(async () => {
         if (flows.length) await opts.sink.flows(opts.host, flows);
         if (requests.length) await opts.sink.requests!(opts.host, requests);
         if (findings.length) await opts.sink.findings!(opts.host, findings);
+        if (alerts.length) await opts.sink.alerts!(opts.host, alerts);
       })
       .then(
         () => {
           st.flowsShipped += flows.length;
           st.requestsShipped += requests.length;
           st.findingsShipped += findings.length;
+          st.alertsShipped += alerts.length;
         },
         (e: Error) => {
           st.shipErrors++;
@@ -237,6 +282,9 @@ export function remoteSink(serverUrl: string, token?: string): AgentSink {
     },
     async findings(host, rows) {
       await post({ host, findings: rows });
+    },
+    async alerts(host, rows) {
+      await post({ host, alerts: rows });
     },
   };
 }

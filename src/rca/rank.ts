@@ -11,7 +11,8 @@
 //     is the origin: the time was lost between the two processes — network, or the callee's accept queue;
 //  4. network evidence (retransmits, drops, resets on the edge) and system evidence (run-queue, IO latency,
 //     listen overflows of a service) add to the edge / resource they are about, and so do diagnoser findings;
-//  5. ties go to the earlier onset, then to the entity that explains more of the others.
+//  5. ties go to the earlier onset, then to the entity that explains more of the others;
+//  6. network evidence on the edges of two or more callers into one host's services names the host.
 import { describeEntity, parseEntity, servicesOf, type Entity } from '../detect/anomaly/entity.js';
 import { POLICIES, type Signal } from '../detect/anomaly/signals.js';
 import type { ServiceGraph } from '../detect/alerts/graph.js';
@@ -175,6 +176,7 @@ export function rankRootCauses(inc: Incident, graph: ServiceGraph, o: RankOption
     const specific = parseEntity(w.cand.entity).kind === 'endpoint' ? 0.02 : 0;
     w.cand.score = round(w.base + w.bonus + (w.cand.origin ? 0.1 * early + explainsShare : 0) + specific);
   }
+  cands.push(...hostCandidates(alerts, cands, graph));
   cands.sort((x, y) => y.cand.score - x.cand.score || x.cand.onsetT - y.cand.onsetT || y.cand.explains.length - x.cand.explains.length);
   const ranked = cands.map((w) => w.cand);
   const top = ranked[0];
@@ -189,6 +191,42 @@ export function rankRootCauses(inc: Incident, graph: ServiceGraph, o: RankOption
     chains: svc ? graph.chainsTo(svc) : [],
     method: 'explainable scoring: anomaly strength x origin (propagation damped) + network/system/finding evidence + onset order',
   };
+}
+
+/**
+ * Rule 6, the common element: network evidence (retransmits, drops, resets) on the edges of two or more
+ * different callers into the services of one host says the host's network path is faulty, not one
+ * connection — the host ranks just above its best such edge, naming the edges as what it explains.
+ * One caller's edge alone stays an edge fault (loss between two services).
+ */
+function hostCandidates(alerts: Alert[], cands: Work[], graph: ServiceGraph): Work[] {
+  const hostOf = new Map<string, string>();
+  for (const [h, ss] of graph.hostServices) for (const s of ss) hostOf.set(s, h);
+  const byHost = new Map<string, Map<string, string>>(); // host -> caller -> an edge entity
+  for (const a of alerts) {
+    const e = parseEntity(a.entity);
+    if (e.kind !== 'edge' || POLICIES[a.signal].evidence !== 'network') continue;
+    const h = hostOf.get(e.to);
+    if (!h || hostOf.get(e.from) === h) continue; // traffic inside the host does not cross its network path
+    (byHost.get(h) ?? byHost.set(h, new Map()).get(h)!).set(e.from, a.entity);
+  }
+  const out: Work[] = [];
+  for (const [h, callers] of byHost) {
+    if (callers.size < 2) continue;
+    const edges = [...new Set(callers.values())];
+    const ws = cands.filter((w) => edges.includes(w.cand.entity));
+    if (!ws.length) continue;
+    const best = Math.max(...ws.map((w) => w.cand.score));
+    out.push({
+      cand: {
+        entity: `host:${h}`, label: describeEntity({ kind: 'host', host: h }), score: round(best + 0.05), origin: true, explainedBy: [], explains: edges,
+        onsetT: Math.min(...ws.map((w) => w.cand.onsetT)),
+        evidence: [`network evidence on the edges of ${callers.size} callers into its services: ${edges.map((x) => describeEntity(parseEntity(x))).join(', ')}`],
+      },
+      alerts: [], base: best, bonus: 0.05,
+    });
+  }
+  return out;
 }
 
 const round = (v: number) => Math.round(v * 1000) / 1000;

@@ -10,6 +10,7 @@ import { LiveHub } from './live.js';
 import { flowCollector, MetricsRegistry, selfCollector } from './metrics.js';
 import { routes, type Reply, type Route, type RouteContext } from './routes.js';
 import { defaultMounts, serveStatic, type StaticMount } from './static.js';
+import { closeInjection } from './ui-routes.js';
 
 export { LiveHub, type LiveEvent } from './live.js';
 export { createIngestor, type Ingestor } from './ingest.js';
@@ -168,6 +169,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics,
     close: () =>
       new Promise<void>((resolve) => {
+        closeInjection(ctx); // faults the UI injected end with the server
         server.close(() => resolve());
         server.closeAllConnections(); // SSE streams never end by themselves
       }),

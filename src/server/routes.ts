@@ -6,6 +6,7 @@ import type { FlowSnapshot, Store } from '../store/types.js';
 import type { Ingestor } from './ingest.js';
 import type { LiveHub } from './live.js';
 import type { MetricsRegistry } from './metrics.js';
+import { uiRoutes } from './ui-routes.js';
 import {
   ErrorResponse,
   FlowsQuery,
@@ -193,6 +194,7 @@ export const routes: Route[] = [
       res.on('close', done);
     },
   },
+  ...uiRoutes,
   {
     method: 'GET',
     path: '/metrics',

@@ -47,7 +47,8 @@ test('request records become windowed RED series per endpoint and edge, with zer
   assert.deepEqual(edges, [['web', 'api']]);
   const ep = points.filter((p) => p.entity === 'endpoint:api|GET /items/:id');
   const lat = ep.filter((p) => p.signal === 'latency');
-  assert.equal(lat[0]!.value, 4); // p90 of 1..4 ms
+  assert.equal(lat[0]!.t, 1_002_000, 'the first latency figure needs requests of two seconds');
+  assert.equal(lat[0]!.value, 2); // 1..4 ms in each of two seconds: one second left out, three requests reach 2 ms
   assert.equal(ep.filter((p) => p.signal === 'errors')[5]!.value, 0.25);
   const rate = ep.filter((p) => p.signal === 'rate');
   assert.equal(rate.length, 13, 'a rate point every second from first sight');
@@ -79,6 +80,35 @@ test('the store path: request rows written to a DuckDB store come back as RED se
     assert.match(source, /90 request rows/);
     assert.ok(points.some((p) => p.entity === 'endpoint:api|GET /items/:id' && p.signal === 'latency' && p.value === 5));
     assert.deepEqual(graph.edges, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('faultlens alerts lists the alerts the live agent stored (newest row per alert wins)', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { openStore } = await import('../../src/store/index.js');
+  const { alertToRow } = await import('../../src/cli/alert-rows.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fl-rca-'));
+  try {
+    const url = `duckdb://${join(dir, 'x.duckdb')}`;
+    const store = await openStore(url);
+    const now = Date.now();
+    const alert = { id: 'alert|endpoint:api|GET /x|latency|1', tense: 'in-progress' as const, entity: 'endpoint:api|GET /x', signal: 'latency' as const, severity: 'critical' as const, title: 'api GET /x: latency up 5 -> 300', onsetT: now - 9000, raisedT: now - 6000, value: 300, incidentId: 'inc-1' };
+    await store.write('alerts', [
+      { ...alertToRow({ alert }, now - 5000), host: 'h1' },
+      { ...alertToRow({ alert: { ...alert, tense: 'resolved', endT: now - 2000, title: 'api GET /x: latency up 5 -> 6' } }, now - 1000), host: 'h1' },
+    ]);
+    await store.flush();
+    await store.close();
+    const out = JSON.parse(cli('alerts', '--store', url, '--json'));
+    assert.equal(out.source, 'store (live alerts)');
+    assert.equal(out.alerts.length, 1);
+    assert.equal(out.alerts[0].tense, 'resolved');
+    assert.equal(out.alerts[0].host, 'h1');
+    assert.match(cli('alerts', '--store', url), /\[resolved\].*api GET \/x/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

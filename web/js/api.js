@@ -15,3 +15,25 @@ export function live(handlers, onState) {
   for (const [type, fn] of Object.entries(handlers)) es.addEventListener(type, (e) => fn(JSON.parse(e.data)));
   return () => es.close();
 }
+
+/** POST JSON; sends the API token kept for this tab (asked for once when the server answers 401). */
+export async function postJson(path, body) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const token = sessionStorage.getItem('faultlens-token');
+    const res = await fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body ?? {}),
+    });
+    const out = await res.json().catch(() => ({}));
+    if (res.status === 401 && attempt === 0) {
+      const t = prompt('This server needs its API token (the ingest token) for changes:');
+      if (!t) throw new Error('a token is needed');
+      sessionStorage.setItem('faultlens-token', t.trim());
+      continue;
+    }
+    if (!res.ok) throw new Error(out.error || `${res.status} ${res.statusText}`);
+    return out;
+  }
+  throw new Error('wrong token');
+}

@@ -3,13 +3,14 @@
 import { getJson } from './api.js';
 import { bytes, count, esc } from './format.js';
 import { isLive, onChange, rangeParams } from './state.js';
+import { renderServiceGraph } from './svcmap.js';
 
 const NODE_W = 170;
 const NODE_H = 40;
 const ROW_H = 64;
 
 /** Layers by longest path from the callers; cycles are cut by capping the layer at the node count. */
-export function layout(nodes, edges, width) {
+export function layout(nodes, edges, width, nodeW = NODE_W) {
   const layer = new Map(nodes.map((n) => [n.id, 0]));
   for (let i = 0; i < nodes.length; i++) {
     let changed = false;
@@ -31,11 +32,11 @@ export function layout(nodes, edges, width) {
     };
     if (ci > 0) col.sort((a, b) => key(a) - key(b) || a.label.localeCompare(b.label));
     else col.sort((a, b) => a.label.localeCompare(b.label));
-    const colW = columns.length > 1 ? (width - 40 - NODE_W) / (columns.length - 1) : 0;
-    col.forEach((n, ri) => pos.set(n.id, { x: 20 + (columns.length > 1 ? ci * colW : (width - NODE_W) / 2), y: 30 + ri * ROW_H }));
+    const colW = columns.length > 1 ? (width - 40 - nodeW) / (columns.length - 1) : 0;
+    col.forEach((n, ri) => pos.set(n.id, { x: 20 + (columns.length > 1 ? ci * colW : (width - nodeW) / 2), y: 30 + ri * ROW_H }));
   });
   const height = Math.max(...columns.map((c) => c.length), 1) * ROW_H + 40;
-  return { pos, height };
+  return { pos, height, columns: columns.length };
 }
 
 function render(svg, data, width) {
@@ -78,25 +79,64 @@ function render(svg, data, width) {
     </defs>${edgeSvg.join('')}${nodeSvg.join('')}`;
 }
 
-export function mount(el) {
+/** Only the services connected (calling or called, transitively) to `service`; everything when empty. */
+export function around(data, service) {
+  if (!service) return data;
+  const keep = new Set([service]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const e of data.edges) {
+      if (keep.has(e.from) !== keep.has(e.to)) { keep.add(e.from); keep.add(e.to); grew = true; }
+    }
+  }
+  return { ...data, nodes: data.nodes.filter((n) => keep.has(n.id)), edges: data.edges.filter((e) => keep.has(e.from)) };
+}
+
+export function mount(el, params) {
+  const mode = params?.get('view') === 'hosts' ? 'hosts' : 'services';
   el.innerHTML = `<section class="panel map-wrap">
-      <h2>Service / host map <span class="muted" id="map-count"></span><span class="spacer"></span><span class="muted">click a node to see its flows</span></h2>
-      <div class="legend"><span><i></i>flow (width ∝ bytes)</span><span><i class="err"></i>with socket errors</span><span>solid box: traced process · dashed: IP without a traced process</span></div>
+      <h2>${mode === 'services' ? 'Service map' : 'Host / process map'} <span class="muted" id="map-count"></span><span class="spacer"></span>
+        <span class="seg"><a href="#/map" class="${mode === 'services' ? 'on' : ''}" id="view-services">services (L7)</a><a href="#/map?view=hosts" class="${mode === 'hosts' ? 'on' : ''}" id="view-hosts">processes &amp; IPs (flows)</a></span>
+        ${mode === 'services' ? '<label class="muted">around <select id="focus"><option value="">every service</option></select></label>' : ''}</h2>
+      <div class="legend">${mode === 'services'
+        ? '<span>click a service or a call for its RED, slowest requests, traces and TCP health ·</span><span><i></i>calls (width ∝ rate)</span><span><i class="warn"></i>some errors or retransmits</span><span><i class="err"></i>≥ 5 % errors</span><span>label: rate · p90 · errors · retransmits during requests</span>'
+        : '<span>click a node to see its flows ·</span><span><i></i>flow (width ∝ bytes)</span><span><i class="err"></i>with socket errors</span><span>solid box: traced process · dashed: IP without a traced process</span>'}</div>
       <svg class="map" id="map" preserveAspectRatio="xMidYMin meet"></svg>
-    </section>
-    <div class="placeholder"><h3>RED and network health on edges, click-through to services and endpoints</h3>Request rate, errors and latency per edge with RTT, retransmits and drops.<br><span class="issue">coming with issue 4 (APM) and issue 3 (TCP)</span></div>`;
+    </section>`;
   const svg = el.querySelector('#map');
   let data = { nodes: [], edges: [] };
+  let focus = params?.get('focus') ?? '';
+  const draw = () => (mode === 'services' ? renderServiceGraph(svg, around(data, focus), { width: svg.clientWidth || 1200 }) : render(svg, data, svg.clientWidth || 1200));
+  const focusSel = el.querySelector('#focus');
+  focusSel?.addEventListener('change', () => {
+    focus = focusSel.value;
+    history.replaceState(null, '', focus ? `#/map?focus=${encodeURIComponent(focus)}` : '#/map');
+    draw();
+  });
+  const fillFocus = () => {
+    if (!focusSel) return;
+    const served = data.nodes.filter((n) => !n.external).map((n) => n.id);
+    if (focus && !served.includes(focus)) served.push(focus);
+    focusSel.innerHTML = `<option value="">every service</option>${served.sort().map((s) => `<option${s === focus ? ' selected' : ''}>${esc(s)}</option>`).join('')}`;
+  };
   const load = async () => {
     try {
-      data = await getJson('/api/map', rangeParams());
+      data = await getJson(mode === 'services' ? '/api/services' : '/api/map', rangeParams());
       el.querySelector('#map-count').textContent = `${data.nodes.length} nodes, ${data.edges.length} edges`;
-      render(svg, data, svg.clientWidth || 1200);
+      if (mode === 'services') fillFocus();
+      draw();
     } catch (e) {
       svg.innerHTML = `<text x="20" y="40" fill="#f85149">${esc(`Could not load the map: ${e.message}`)}</text>`;
     }
   };
   svg.addEventListener('click', (e) => {
+    if (mode === 'services') {
+      const n = e.target.closest('g.svcnode');
+      if (n) return void (location.hash = `#/service?name=${encodeURIComponent(n.dataset.service)}`);
+      const ed = e.target.closest('g.svcedge');
+      if (ed) location.hash = `#/edge?from=${encodeURIComponent(ed.dataset.from)}&to=${encodeURIComponent(ed.dataset.to)}`;
+      return;
+    }
     const g = e.target.closest('g.node');
     if (!g) return;
     const key = g.dataset.kind === 'ip' ? 'ip' : 'comm';
@@ -104,8 +144,7 @@ export function mount(el) {
   });
   const off = onChange(() => void load());
   const timer = setInterval(() => { if (isLive()) void load(); }, 5000);
-  const resize = () => render(svg, data, svg.clientWidth || 1200);
-  window.addEventListener('resize', resize);
+  window.addEventListener('resize', draw);
   void load();
-  return () => { off(); clearInterval(timer); window.removeEventListener('resize', resize); };
+  return () => { off(); clearInterval(timer); window.removeEventListener('resize', draw); };
 }

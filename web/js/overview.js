@@ -143,7 +143,7 @@ export function mount(el, params) {
     $('rows').innerHTML = shown
       .map((f) => {
         const k = `${f.host}|${f.id}`;
-        return `<tr class="${fresh.has(k) ? 'fresh' : ''}" title="${esc(f.id)}">${COLUMNS.map((c) => `<td class="${c.num ? 'num' : ''}${c.key === 'errors' && errorsTotal(f) ? ' err' : ''}">${cell(f, c.key)}</td>`).join('')}</tr>`;
+        return `<tr class="${fresh.has(k) ? 'fresh' : ''}" title="${esc(f.id)} (click: connection view)" data-id="${esc(f.id)}">${COLUMNS.map((c) => `<td class="${c.num ? 'num' : ''}${c.key === 'errors' && errorsTotal(f) ? ' err' : ''}">${cell(f, c.key)}</td>`).join('')}</tr>`;
       })
       .join('');
     fresh.clear();
@@ -173,6 +173,10 @@ export function mount(el, params) {
     render();
   });
   search.addEventListener('input', () => { dirty = true; render(); });
+  $('rows').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-id]');
+    if (tr) location.hash = `#/connection?id=${encodeURIComponent(tr.dataset.id)}`;
+  });
 
   const offLive = onLive((type, d) => {
     if (type !== 'flows' || !isLive()) return;

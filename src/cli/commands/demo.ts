@@ -76,11 +76,12 @@ export function register(program: Command): void {
     .option('--rps <n>', 'requests per second (mean)', intOpt, 20)
     .option('--profile <p>', 'steady | diurnal | bursty', 'steady')
     .option('--duration <s>', 'seconds to run (default: until Ctrl-C)', intOpt)
-    .action(async (opts: { rps: number; profile: string; duration?: number }) => {
+    .option('--seed <n>', 'seed the request mix and arrival times (reproducible runs)', intOpt)
+    .action(async (opts: { rps: number; profile: string; duration?: number; seed?: number }) => {
       const { runLoad, parseProfile, formatSummary, loadRecordsFile } = await import('../../../demo/load.js');
       const profile = parseProfile(opts.profile);
       say(`load: ${opts.rps} rps ${profile} for ${opts.duration ? `${opts.duration} s` : 'ever (Ctrl-C stops)'}, records in ${loadRecordsFile()}`);
-      const summary = await runLoad({ rps: opts.rps, profile, durationS: opts.duration ?? Infinity, log: say });
+      const summary = await runLoad({ rps: opts.rps, profile, durationS: opts.duration ?? Infinity, log: say, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
       console.log(formatSummary(summary));
     });
 

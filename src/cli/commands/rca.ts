@@ -3,15 +3,14 @@
 // --since minutes; per-second RED series per endpoint and edge are derived from them), or a recorded
 // series file (--series, as bench/rca/record.ts writes).
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { openStore } from '../../store/index.js';
 import { rowToRequest } from '../../correlate/apm.js';
 import type { SeriesPoint } from '../../detect/anomaly/detector.js';
-import { isSignal } from '../../detect/anomaly/signals.js';
 import { ServiceGraph } from '../../detect/alerts/graph.js';
 import { incidentReport, formatReport } from '../../detect/alerts/report.js';
 import { FaultPipeline } from '../../rca/pipeline.js';
 import { seriesFromRequests } from '../../rca/red-series.js';
+import { readRecording } from '../../rca/series-file.js';
 import type { RcaResult } from '../../rca/types.js';
 
 export interface SourceOptions {
@@ -24,22 +23,8 @@ export interface SourceOptions {
 /** Series + graph from a recording file or from the store's request rows. */
 export async function loadSeries(o: SourceOptions): Promise<{ points: SeriesPoint[]; graph: ServiceGraph; source: string }> {
   if (o.series) {
-    const points: SeriesPoint[] = [];
-    const edges: [string, string][] = [];
-    const hosts: Record<string, string[]> = {};
-    for (const [i, line] of readFileSync(o.series, 'utf8').split('\n').entries()) {
-      if (!line.trim()) continue;
-      let x: Record<string, unknown>;
-      try {
-        x = JSON.parse(line);
-      } catch {
-        throw new Error(`${o.series}:${i + 1}: not JSON`);
-      }
-      if (x.type === 'point' && typeof x.signal === 'string' && isSignal(x.signal)) points.push(x as unknown as SeriesPoint);
-      else if (x.type === 'edge') edges.push([String(x.from), String(x.to)]);
-      else if (x.type === 'host') hosts[String(x.host)] = x.services as string[];
-    }
-    return { points, graph: new ServiceGraph(edges, hosts), source: o.series };
+    const rec = readRecording(o.series); // JSON lines or .jsonl.gz, format 1 (points) or 2 (raw requests per second)
+    return { points: rec.points, graph: new ServiceGraph(rec.edges, rec.hosts), source: o.series };
   }
   const store = await openStore(o.store, o.dataDir ? { dataDir: o.dataDir } : {});
   try {
@@ -74,7 +59,7 @@ const minutes = (v: string): number => {
 
 export function addSourceOptions(cmd: Command): Command {
   return cmd
-    .option('--series <file>', 'a recorded series file (JSON lines, see bench/rca/series-file.ts) instead of the store')
+    .option('--series <file>', 'a recorded series file (JSON lines or .jsonl.gz, see src/rca/series-file.ts) instead of the store')
     .option('--since <minutes>', 'how far back to read request records from the store', minutes, 15)
     .option('--store <url>', 'store URL (default: DuckDB in the data dir)')
     .option('--data-dir <dir>', 'directory of the embedded store');

@@ -49,6 +49,7 @@ export function register(program: Command): void {
           flows: (host, flows) => platform.server.ingestor.ingestFlows(host, flows).durable,
           requests: (host, rows) => platform.server.ingestor.ingest(host, [], { requests: rows }).durable,
           findings: (host, rows) => platform.server.ingestor.ingest(host, [], { findings: rows }).durable,
+          alerts: (host, rows) => platform.server.ingestor.ingest(host, [], { alerts: rows }).durable,
         },
       });
       if (agent.red) platform.server.metrics.add(redCollector(agent.red));

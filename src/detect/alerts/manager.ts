@@ -20,7 +20,8 @@ const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1
 
 function anomalyTitle(s: AnomalyState): string {
   const dir = POLICIES[s.signal].direction === 'up' ? 'up' : 'down';
-  return `${describeEntity(parseEntity(s.entity))}: ${s.signal} ${dir} ${fmt(s.baseline)} -> ${fmt(s.value)} (z ${s.peakZ.toFixed(1)})`;
+  // the worst value seen, not the newest: a resolved alert's newest value is back to normal (or rebounded)
+  return `${describeEntity(parseEntity(s.entity))}: ${s.signal} ${dir} ${fmt(s.baseline)} -> ${fmt(s.peakValue)} (z ${s.peakZ.toFixed(1)})`;
 }
 
 export interface AlertUpdate {

@@ -33,12 +33,13 @@ export interface DetectorOptions {
   trendWindow: number;
   trendHorizonMs: number;
   maxActiveSamples: number; // an anomaly this long is the new normal: re-learn
+  windowS: number; // samples a windowed (RED) figure spans: CUSUM takes one of every windowS of those
   policy?: Partial<SignalPolicy>;
 }
 
 export const DEFAULT_DETECTOR: DetectorOptions = {
   warmup: 20, baselineSize: 120, zThreshold: 4, hitsOf: [2, 3], softZ: 2, clearSamples: 5,
-  trendWindow: 10, trendHorizonMs: 180_000, maxActiveSamples: 600,
+  trendWindow: 10, trendHorizonMs: 180_000, maxActiveSamples: 600, windowS: 5,
 };
 
 export interface AnomalyState {
@@ -102,7 +103,7 @@ export class SeriesDetector {
       const rise = w ? Math.abs(w.slopePerSec) * ((pt.t - this.recent[0]!.t) / 1000) : 0;
       if (w && rise >= this.policy.absFloor * 0.5) out.push({ type: 'trend', entity: this.entity, signal: this.signal, t: pt.t, value: v, warning: w });
     }
-    if (this.baseline.length < this.o.warmup) {
+    if (this.baseline.length < (this.policy.warmup ?? this.o.warmup)) {
       this.baseline.push(v);
       return out;
     }
@@ -114,7 +115,10 @@ export class SeriesDetector {
     if (this.hits.length > this.o.hitsOf[1]) this.hits.shift();
     if (z >= this.o.softZ) this.softStart ??= pt.t;
     else this.softStart = undefined;
-    const cusumOnset = this.cusum.push(enoughEvents ? z : Math.min(z, 0), pt.t);
+    // CUSUM assumes independent samples; consecutive windowed samples share (windowS-1)/windowS of their
+    // requests, so one burst would be counted windowS times. It takes one sample per window length.
+    const cusumTurn = !this.policy.windowed || this.judged % this.o.windowS === 0;
+    const cusumOnset = cusumTurn ? this.cusum.push(enoughEvents ? z : Math.min(z, 0), pt.t) : undefined;
 
     if (this.active) {
       const a = this.active;

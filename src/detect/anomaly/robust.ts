@@ -67,3 +67,4 @@ export function quantile(xs: readonly number[], q: number): number {
   const lo = Math.floor(pos);
   return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
+

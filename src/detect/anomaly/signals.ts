@@ -34,17 +34,22 @@ export interface SignalPolicy {
   weight: number;
   /** Network / system evidence rather than a golden signal. */
   evidence?: 'network' | 'system';
+  /** Each sample summarises a sliding window of requests (RED series): consecutive samples share most of them. */
+  windowed?: boolean;
+  /** Samples before judging, when not the detector's default: a series that only reports while active
+   *  (IO latency exists only when IO happens) would otherwise wait minutes; its floors guard it instead. */
+  warmup?: number;
 }
 
 export const POLICIES: Record<Signal, SignalPolicy> = {
-  latency: { direction: 'up', minCount: 5, absFloor: 5, relFloor: 1, minBaseline: 0, weight: 1 },
-  errors: { direction: 'up', minCount: 5, minEvents: 3, absFloor: 0.05, relFloor: 0, minBaseline: 0, limit: 0.05, weight: 1 },
-  rate: { direction: 'down', minCount: 0, absFloor: 2, relFloor: 0.8, minBaseline: 3, weight: 0.6 },
+  latency: { direction: 'up', minCount: 5, absFloor: 5, relFloor: 1, minBaseline: 0, weight: 1, windowed: true },
+  errors: { direction: 'up', minCount: 5, minEvents: 3, absFloor: 0.05, relFloor: 0, minBaseline: 0, limit: 0.05, weight: 1, windowed: true },
+  rate: { direction: 'down', minCount: 0, absFloor: 2, relFloor: 0.8, minBaseline: 3, weight: 0.6, windowed: true },
   retransmits: { direction: 'up', minCount: 0, absFloor: 2, relFloor: 0.5, minBaseline: 0, weight: 1, evidence: 'network' },
   drops: { direction: 'up', minCount: 0, absFloor: 2, relFloor: 0.5, minBaseline: 0, weight: 1, evidence: 'network' },
   resets: { direction: 'up', minCount: 0, absFloor: 2, relFloor: 0.5, minBaseline: 0, weight: 0.8, evidence: 'network' },
   runq: { direction: 'up', minCount: 0, absFloor: 300, relFloor: 2, minBaseline: 0, weight: 1, evidence: 'system' },
-  io_latency: { direction: 'up', minCount: 0, absFloor: 5, relFloor: 1, minBaseline: 0, limit: 50, weight: 1, evidence: 'system' },
+  io_latency: { direction: 'up', minCount: 0, absFloor: 5, relFloor: 1, minBaseline: 0, limit: 50, weight: 1, evidence: 'system', warmup: 3 },
   listen_queue: { direction: 'up', minCount: 0, absFloor: 0.25, relFloor: 0, minBaseline: 0, limit: 1, weight: 1, evidence: 'system' },
   listen_overflows: { direction: 'up', minCount: 0, absFloor: 1, relFloor: 0, minBaseline: 0, weight: 1, evidence: 'system' },
 };

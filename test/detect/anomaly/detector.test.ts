@@ -104,3 +104,16 @@ test('a linear ramp towards a limit gives an early warning with the predicted ti
   assert.ok(onRamp.length >= 5);
   for (const e of onRamp) assert.ok(e.type === 'trend' && Math.abs(e.warning.predictedCrossT - 30_000) < 1500, `predicted ${JSON.stringify(e)}`);
 });
+
+test('a series that reports only while active (IO latency) is judged after 3 samples, on its floors', () => {
+  const d = new SeriesDetector('resource:disk@db', 'io_latency');
+  const t0 = 1_700_000_000_000;
+  const evs: DetectorEvent[] = [];
+  // a handful of sub-ms IOs spread over minutes, then a neighbour makes every IO slow
+  [0.5, 0.6, 0.12, 0.8].forEach((v, i) => evs.push(...d.push({ t: t0 + i * 20_000, entity: d.entity, signal: 'io_latency', value: v, count: 2 })));
+  assert.equal(starts(evs).length, 0);
+  [3.0, 4.1].forEach((v, i) => evs.push(...d.push({ t: t0 + 100_000 + i * 1000, entity: d.entity, signal: 'io_latency', value: v, count: 50 })));
+  assert.equal(starts(evs).length, 0, 'below the +5 ms floor: not an anomaly');
+  [27, 28].forEach((v, i) => evs.push(...d.push({ t: t0 + 110_000 + i * 1000, entity: d.entity, signal: 'io_latency', value: v, count: 400 })));
+  assert.equal(starts(evs).length, 1, 'IO latency 0.5 -> 27 ms is');
+});

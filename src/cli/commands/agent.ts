@@ -9,7 +9,7 @@ interface AgentFlags {
   server: string;
   token?: string;
   host: string;
-  payload: string;
+  payload?: string;
   interval: string;
   apm?: boolean;
 }
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .requiredOption('--server <url>', 'faultlens server base URL, e.g. http://10.0.0.5:7070')
     .option('--token <token>', 'bearer token the server requires (or FAULTLENS_SERVER_TOKEN)', process.env.FAULTLENS_SERVER_TOKEN)
     .option('--host <name>', 'this host\'s name in stored records', process.env.FAULTLENS_HOSTNAME ?? hostname())
-    .option('--payload <bytes>', 'payload bytes captured per socket record (0..4096)', '512')
+    .option('--payload <bytes>', 'payload bytes captured per socket record, 0..4096 (default 512; 0 with --no-apm)')
     .option('--interval <ms>', 'how often changed flows are shipped', '1000')
     .option('--no-apm', 'flows only: no L7 requests, services or call chains (cheaper)')
     .action(async (o: AgentFlags) => {
@@ -33,7 +33,7 @@ export function register(program: Command): void {
       }
       const agent = startAgent({
         host: o.host,
-        payloadBytes: Number(o.payload),
+        ...(o.payload !== undefined ? { payloadBytes: Number(o.payload) } : {}),
         intervalMs: Number(o.interval),
         apm: o.apm !== false,
         sink: remoteSink(url.toString(), o.token),

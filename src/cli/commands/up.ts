@@ -10,7 +10,7 @@ import { addPlatformOptions, configFromFlags, untilSignal, type PlatformFlags } 
 interface UpFlags extends PlatformFlags {
   demo?: boolean;
   rps: string;
-  payload: string;
+  payload?: string;
   interval: string;
   apm?: boolean;
 }
@@ -24,14 +24,14 @@ export function register(program: Command): void {
       .description('run faultlens on this host: agent (eBPF capture) + server + embedded store; --demo adds the demo shop')
       .option('--demo', 'also start the demo shop in network namespaces, with load, and watch it')
       .option('--rps <n>', 'with --demo: load generator requests per second', '10')
-      .option('--payload <bytes>', 'payload bytes captured per socket record (0..4096)', '512')
+      .option('--payload <bytes>', 'payload bytes captured per socket record, 0..4096 (default 512; 0 with --no-apm)')
       .option('--interval <ms>', 'how often the agent ships changed flows', '1000')
       .option('--no-apm', 'flows only: no L7 requests, services or call chains (cheaper)'),
   ).action(async (o: UpFlags) => {
     const cfg = configFromFlags(o);
-    const payloadBytes = Number(o.payload);
+    const payloadBytes = o.payload === undefined ? undefined : Number(o.payload);
     const intervalMs = Number(o.interval);
-    if (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadBytes > 4096) throw new Error(`--payload must be 0..4096, got '${o.payload}'`);
+    if (payloadBytes !== undefined && (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadBytes > 4096)) throw new Error(`--payload must be 0..4096, got '${o.payload}'`);
     if (!Number.isFinite(intervalMs) || intervalMs < 50) throw new Error(`--interval must be >= 50 ms, got '${o.interval}'`);
 
     // Fail fast without root, before the store is opened; the demo starts last so the agent sees its
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     try {
       agent = startAgent({
         host: cfg.hostname,
-        payloadBytes,
+        ...(payloadBytes !== undefined ? { payloadBytes } : {}),
         intervalMs,
         apm: o.apm !== false,
         sink: {

@@ -76,7 +76,7 @@ interface Run {
 // of this machine load BPF programs too).
 let ourNames: Set<string> | undefined;
 function agentPrograms(before: Map<number, ProgStat>, after: Map<number, ProgStat>): number[] {
-  ourNames ??= new Set(['sock.bpf.o', 'sock_compat.bpf.o', 'tcp.bpf.o'].flatMap((o) => {
+  ourNames ??= new Set(['sock_raw.bpf.o', 'sock.bpf.o', 'sock_compat.bpf.o', 'tcp.bpf.o'].flatMap((o) => {
     try { return [...objectProgramNames(fileURLToPath(new URL(`../bpf/.output/${o}`, import.meta.url)))]; } catch { return []; }
   }));
   return [...after.values()].filter((p) => !before.has(p.id) && ourNames!.has(p.name)).map((p) => p.id);

@@ -72,20 +72,23 @@ const EXCHANGE_END_SKEW_NS = 5_000_000n;
 function findParent(r: Rec, ix: WindowIndex, useHeaders: boolean): { parent: Rec; score: number; by: NonNullable<Rec['linkedBy']> } | undefined {
   if (r.side === 'server') {
     // the caller's view of this very exchange: the client record on the flow that encloses it (within the
-    // timestamp skew) and started closest to it (on keep-alive the previous and the next exchange of the
-    // connection start a whole request away)
+    // timestamp skew) and overlaps it most in time — on keep-alive the previous exchange ended about when
+    // this one started and the next one starts about when it ended, so neither overlaps it much
     const l = ix.outboundByFlow.get(r.flowId);
     if (!l) return undefined;
     const top = upperBound(l, r.startNs + EXCHANGE_START_SKEW_NS);
     let best: Rec | undefined;
+    let bestOverlap = 0n;
     let bestD = 0n;
     for (let i = top - 1; i >= 0 && i >= top - EXCHANGE_LOOKBACK; i--) {
       const c = l[i]!;
-      const d = c.startNs > r.startNs ? c.startNs - r.startNs : r.startNs - c.startNs;
-      if (best && c.startNs <= r.startNs && d >= bestD) break; // older ones are only farther
       if (!(c.endNs + EXCHANGE_END_SKEW_NS >= r.endNs || c.incomplete)) continue;
-      if (!best || d < bestD) {
+      const end = c.incomplete || c.endNs > r.endNs ? r.endNs : c.endNs;
+      const overlap = end - (c.startNs > r.startNs ? c.startNs : r.startNs);
+      const d = c.startNs > r.startNs ? c.startNs - r.startNs : r.startNs - c.startNs;
+      if (!best || overlap > bestOverlap || (overlap === bestOverlap && d < bestD)) {
         best = c;
+        bestOverlap = overlap;
         bestD = d;
       }
     }

@@ -49,3 +49,17 @@ test('a fast exchange inside the skew is not paired with the next one on the con
   assert.equal(s1.parentSpanId, c1.spanId);
   assert.equal(s2.parentSpanId, c2.spanId);
 });
+
+test('back-to-back keep-alive exchanges: the callee view pairs with the caller view it overlaps, not the next one', () => {
+  // curl -> an HTTP/1.1 server on loopback: the callee's view starts 50 us after the caller's, and the next
+  // request starts 5 us after this response — closer in start to this callee view than its own caller view
+  const c1 = rec('client', 0, 100, '/one');
+  const s1 = rec('server', 50, 90, '/one');
+  const c2 = rec('client', 95, 200, '/two');
+  const s2 = rec('server', 145, 190, '/two');
+  const c3 = rec('client', 195, 300, '/three');
+  const s3 = rec('server', 245, 290, '/three');
+  const rs = [c1, s1, c2, s2, c3, s3];
+  linkRecords(rs);
+  for (const [c, s] of [[c1, s1], [c2, s2], [c3, s3]] as const) assert.equal(s.parentSpanId, c.spanId, `${s.path}: paired with its own caller view`);
+});

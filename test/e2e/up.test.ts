@@ -92,10 +92,14 @@ test('faultlens up: flows with exact bytes, requests with routes, RED metrics, c
     const [req1, hdr1, body1, port1] = stats.trim().split('\n')[0]!.split(' ').map(Number) as [number, number, number, number];
     t.diagnostic(`curl: request ${req1} B, response ${hdr1}+${body1} B from local port ${port1}`);
 
+    let seen = '';
     const flow = await waitFor('the flow in the store', async () => {
       const r = (await (await fetch(`${api}/api/flows?port=${webPort}&limit=50`)).json()) as { flows: { client: { port: number }; server: { port: number }; bytesClientToServer: number; bytesServerToClient: number; clientProc?: { comm: string }; serverProc?: { comm: string }; closedNs?: string }[] };
+      seen = JSON.stringify(r.flows.map((f) => [f.client.port, f.bytesClientToServer, f.bytesServerToClient, f.closedNs ?? 'open']));
       return r.flows.find((f) => f.client.port === port1 && f.server.port === webPort && f.closedNs !== undefined && f.bytesServerToClient >= hdr1 + body1);
-    }, 20_000);
+    }, 40_000).catch((e: Error) => {
+      throw new Error(`${e.message}; flows on port ${webPort} [client port, c->s, s->c, closed]: ${seen}`);
+    });
     assert.equal(flow.bytesClientToServer, req1, 'client -> server bytes are what curl sent');
     assert.equal(flow.bytesServerToClient, hdr1 + body1, 'server -> client bytes are what curl received');
     assert.equal(flow.clientProc?.comm, 'curl');

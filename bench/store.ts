@@ -20,6 +20,7 @@ import type { Engine } from '../src/store/engine.js';
 import { MINUTE_NS, ROLLUP_SPEC, rollupCells } from '../src/store/rollup.js';
 import type { Cell } from '../src/store/codec.js';
 import { startClickHouse, CLICKHOUSE_SKIP, type RunningClickHouse } from '../test/store/clickhouse-server.js';
+import { seededRandom } from '../src/util/random.js';
 import { numArg, strArg } from './lib/args.js';
 import { fixed, int, machineHeader, median, table } from './lib/report.js';
 
@@ -35,11 +36,7 @@ const ENGINES = strArg('engines', 'duckdb,clickhouse').split(',').filter(Boolean
 interface Endpoint { service: string; method: string; route: string; share: number; medianUs: number; errorRate: number; caller: string }
 const SERVICES = ['gateway', 'frontend', 'catalog', 'cart', 'orders', 'payment', 'users', 'search', 'reviews', 'shipping', 'inventory', 'email'];
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
-const rand = rng(42);
+const rand = seededRandom(42);
 
 function makeEndpoints(): Endpoint[] {
   const out: Endpoint[] = [];

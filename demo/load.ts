@@ -7,6 +7,7 @@ import { GATEWAY_HTTP } from './topology.js';
 import { rt } from './paths.js';
 import { spawnTracked } from './procs.js';
 import { updateState, type TrackedProc } from './state.js';
+import { seededRandom } from '../src/util/random.js';
 
 export type Profile = 'steady' | 'diurnal' | 'bursty';
 export const PROFILES: Profile[] = ['steady', 'diurnal', 'bursty'];
@@ -62,17 +63,6 @@ interface Step {
 const USERS = 40;
 const CATEGORIES = ['machines', 'accessories', 'coffee', 'tea'];
 
-/** mulberry32: a tiny seeded PRNG, so a run's request mix and arrival times can be replayed (`--seed`). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Chooses the next request of the mix; orders only for users known to have something in their cart. */
 function nextStep(usersWithCart: Set<string>, rnd: () => number): Step {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BpfObject } from '../../src/kernel/index.js';
 import { sockLayoutFrom, type SockLayout } from '../../src/collect/sock-decoder.js';
 import { encodeSockBatch, type SockBatch, type SyntheticSockRecord } from '../../src/collect/sock-encoder.js';
+import { seededRandom } from '../../src/util/random.js';
 
 export const SOCK_OBJECT_PATH = join(import.meta.dirname, '..', '..', 'bpf', '.output', 'sock.bpf.o');
 
@@ -20,17 +21,6 @@ export function compiledSockLayout(path = SOCK_OBJECT_PATH): SockLayout {
   }
 }
 
-/** mulberry32: a tiny deterministic PRNG so every run benchmarks the same stream. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ECONNREFUSED = 111;
 const ECONNRESET = 104;
@@ -53,7 +43,7 @@ export interface WorkloadSummary {
 
 /** Generates the record stream (plain objects; encode with encodeSockBatch). */
 export function generateRecords(o: WorkloadOptions): { records: SyntheticSockRecord[]; summary: WorkloadSummary } {
-  const rnd = prng(o.seed);
+  const rnd = seededRandom(o.seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const out: SyntheticSockRecord[] = [];
@@ -169,7 +159,7 @@ export function generateRecords(o: WorkloadOptions): { records: SyntheticSockRec
 
 /** Splits records into ring-buffer-like batches of varied size (256..4096 records). */
 export function toBatches(layout: SockLayout, records: SyntheticSockRecord[], seed: number): SockBatch[] {
-  const rnd = prng(seed ^ 0x5bd1e995);
+  const rnd = seededRandom(seed ^ 0x5bd1e995);
   const out: SockBatch[] = [];
   for (let i = 0; i < records.length; ) {
     const n = 256 + Math.floor(rnd() * 3841);

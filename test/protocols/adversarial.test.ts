@@ -9,22 +9,12 @@ import { detectProtocol } from '../../src/protocols/detect.js';
 import type { Chunk } from '../../src/protocols/types.js';
 import { isValidRecord } from '../../src/protocols/validate.js';
 import { loadFixture, toChunks } from './capture.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const dir = new URL('../fixtures/protocols/', import.meta.url).pathname;
 // long windows (60 reads) per capture; the 100k-per-parser fuzzing with short windows is fuzz.test.ts
 const FUZZ_PER_FIXTURE = Number(process.env.FL_ADVERSARIAL_N ?? 1000);
 
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Outcome {
   records: number;
@@ -83,7 +73,7 @@ describe('adversarial input', () => {
     });
 
     it(`${f}: ${FUZZ_PER_FIXTURE} seeded mutations`, () => {
-      const rand = rng(0xfa17 + f.length);
+      const rand = seededRandom(0xfa17 + f.length);
       const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
       const base = cap.slice(0, 60);
       for (let n = 0; n < FUZZ_PER_FIXTURE; n++) {
@@ -138,7 +128,7 @@ describe('adversarial input', () => {
   }
 
   it('random garbage stays unknown and never throws', () => {
-    const rand = rng(1234);
+    const rand = seededRandom(1234);
     let detected = 0;
     const total = 3000;
     for (let n = 0; n < total; n++) {

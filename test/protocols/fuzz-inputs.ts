@@ -8,20 +8,10 @@ import { ConnectionParser } from '../../src/protocols/connection.js';
 import type { Chunk, L7Record, Protocol } from '../../src/protocols/types.js';
 import { isValidRecord } from '../../src/protocols/validate.js';
 import { loadFixture, type Captured } from './capture.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const dir = new URL('../fixtures/protocols/', import.meta.url).pathname;
 
-/** mulberry32: small seeded PRNG so failures reproduce (the input number is in every message). */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const PARSERS: Protocol[] = ['http1', 'http2', 'redis', 'postgres', 'mysql', 'dns'];
 // the kernel copies at most the configured payload head (1 KiB by default, 4 KiB at most)
@@ -38,7 +28,7 @@ export function capturesOf(p: Protocol): Cap[][] {
 
 /** Makes inputs for one parser: a window of a capture, mutated or not, as the kernel would hand it over. */
 export function inputMaker(caps: Cap[][], seed: number) {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const int = (n: number) => Math.floor(rand() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   // random bytes come from a seeded pool at a random offset: one rand() per run, not per byte

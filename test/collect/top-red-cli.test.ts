@@ -1,19 +1,17 @@
 // `faultlens top` with live RED, real CLI and kernel: curl drives a real HTTP server on loopback (this test
 // process) while `top --json` and `top` (text) run; the per-interval RED lines must add up to exactly what
 // curl did, per endpoint, next to the resource rows (top-proc) top always showed.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+import { REPO, runCli, useStatusServer } from '../helpers/cli-http.js';
 function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (eBPF)';
   try {
     execFileSync('sh', ['-c', 'command -v curl']);
-    execFileSync('make', ['-s', '-C', join(ROOT, 'bpf'), '.output/sock.bpf.o', '.output/sysio.bpf.o'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('make', ['-s', '-C', join(REPO, 'bpf'), '.output/sock.bpf.o', '.output/sysio.bpf.o'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     return `curl or the probes are missing: ${(e as Error).message}`;
   }
@@ -21,49 +19,14 @@ function unavailable(): string | undefined {
 }
 const skip = unavailable();
 
-let server: Server;
-let port = 0;
-const children: ChildProcess[] = [];
-
-before(async () => {
-  if (skip) return;
-  server = createServer((req, res) => {
-    const status = req.url?.startsWith('/items/') ? 200 : req.url === '/fail' ? 503 : 404;
-    req.resume();
-    req.on('end', () => res.writeHead(status, { 'content-type': 'text/plain' }).end(`${status}\n`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  port = (server.address() as AddressInfo).port;
-});
-
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  server?.close();
-});
-
-/** Runs the CLI; resolves with its output once it exits; `ready` fires when it is watching. */
-function run(args: string[], ready: () => void): Promise<{ code: number | null; out: string; err: string }> {
-  const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT });
-  children.push(c);
-  let out = '';
-  let err = '';
-  let fired = false;
-  c.stdout.on('data', (d) => (out += d));
-  c.stderr.on('data', (d) => {
-    err += d;
-    if (!fired && /watching/.test(err)) {
-      fired = true;
-      ready();
-    }
-  });
-  return new Promise((resolve) => c.on('exit', (code) => resolve({ code, out, err })));
-}
+const srv = useStatusServer(skip, 503);
+const run = (args: string[], ready: () => void) => runCli(args, /watching/, ready);
 
 test('faultlens top shows live RED per service and endpoint next to the resource view', { skip }, async () => {
   let watching = 0;
   const issue = () => {
     if (++watching < 2) return; // both CLIs capturing
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://127.0.0.1:${srv.port}`;
     const urls = [`${base}/items/1`, `${base}/items/22`, `${base}/items/333`, `${base}/fail`, `${base}/items/4`, `${base}/fail`, `${base}/nope`];
     // async: this process is the HTTP server curl talks to
     execFile('curl', ['-s', ...urls.flatMap((u) => ['-o', '/dev/null', u])], () => {});

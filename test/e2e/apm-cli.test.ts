@@ -1,13 +1,11 @@
 // `faultlens requests --json` and `faultlens services --json` live, against a real HTTP server on loopback
 // driven by curl: exact requests with routes and statuses, and RED figures that count them.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const REPO = join(import.meta.dirname, '..', '..');
+import { REPO, runCli, useStatusServer } from '../helpers/cli-http.js';
 function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (eBPF)';
   try {
@@ -20,49 +18,14 @@ function unavailable(): string | undefined {
 }
 const skip = unavailable();
 
-let server: Server;
-let port = 0;
-const children: ChildProcess[] = [];
-
-before(async () => {
-  if (skip) return;
-  server = createServer((req, res) => {
-    const status = req.url?.startsWith('/items/') ? 200 : req.url === '/fail' ? 500 : 404;
-    req.resume();
-    req.on('end', () => res.writeHead(status, { 'content-type': 'text/plain' }).end(`${status}\n`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  port = (server.address() as AddressInfo).port;
-});
-
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  server?.close();
-});
-
-/** Runs a CLI command; resolves with its stdout once it exits; `ready` fires when capture is live. */
-function run(args: string[], ready: () => void): Promise<{ code: number | null; out: string; err: string }> {
-  const c = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO });
-  children.push(c);
-  let out = '';
-  let err = '';
-  let fired = false;
-  c.stdout.on('data', (d) => (out += d));
-  c.stderr.on('data', (d) => {
-    err += d;
-    if (!fired && /capturing/.test(err)) {
-      fired = true;
-      ready();
-    }
-  });
-  return new Promise((resolve) => c.on('exit', (code) => resolve({ code, out, err })));
-}
+const srv = useStatusServer(skip, 500);
+const run = (args: string[], ready: () => void) => runCli(args, /capturing/, ready);
 
 test('requests --json and services --json report what curl did', { skip }, async () => {
   let live = 0;
   const issue = () => {
     if (++live < 2) return; // both commands capturing
-    const base = `http://127.0.0.1:${port}`;
+    const base = `http://127.0.0.1:${srv.port}`;
     // async: this process is the HTTP server curl talks to
     execFile('curl', ['-s', '-o', '/dev/null', `${base}/items/1`, '-o', '/dev/null', `${base}/items/22`, '-o', '/dev/null', `${base}/fail`, '-o', '/dev/null', `${base}/nope`], () => {});
   };
@@ -72,7 +35,7 @@ test('requests --json and services --json report what curl did', { skip }, async
   ]);
   assert.equal(req.code, 0, req.err);
   assert.equal(svc.code, 0, svc.err);
-  const recs = req.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.server.port === port);
+  const recs = req.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.server.port === srv.port);
   assert.deepEqual(recs.map((r) => [r.side, r.clientService, r.method, r.path, r.endpoint, r.httpStatus, r.error]), [
     ['client', 'curl', 'GET', '/items/1', '/items/{id}', 200, false],
     ['client', 'curl', 'GET', '/items/22', '/items/{id}', 200, false],

@@ -157,10 +157,11 @@ const SubjectQuery = Range.extend({
 });
 type SubjectQ = z.output<typeof SubjectQuery>;
 
-function subjectOf(q: SubjectQ): Subject {
+/** The subject a query names, or why it names none. */
+function subjectOf(q: SubjectQ): Subject | string {
   if (q.service) return { service: q.service, ...(q.endpoint ? { endpoint: q.endpoint } : {}) };
   if (q.from_service && q.to_service) return { from: q.from_service, to: q.to_service };
-  if (q.endpoint || q.from_service || q.to_service) throw new Error('give service (and optionally endpoint), or from_service and to_service');
+  if (q.endpoint || q.from_service || q.to_service) return 'give service (and optionally endpoint), or from_service and to_service';
   return { all: true }; // every service's own requests
 }
 
@@ -338,12 +339,8 @@ export const uiRoutes: Route[] = [
     query: SubjectQuery.extend({ step: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(86400)).optional().describe('bucket seconds (default: ~120 buckets)') }).strict(),
     response: json(z.object({ stepMs: z.number(), totals: RedOut, series: z.array(RedOut.extend({ t: z.number() })), endpoints: z.array(Obj) }), 'series'),
     async handle({ query: q }, ctx) {
-      let s: Subject;
-      try {
-        s = subjectOf(q);
-      } catch (e) {
-        return bad((e as Error).message);
-      }
+      const s = subjectOf(q);
+      if (typeof s === 'string') return bad(s);
       const l = await loadRequests(ctx.store, q);
       const reqs = select(l.reqs, s);
       const stepMs = q.step ? q.step * 1000 : pickStep(l.toMs - l.fromMs);
@@ -369,12 +366,8 @@ export const uiRoutes: Route[] = [
     query: SubjectQuery.extend({ limit: limitParam(500, 20) }).strict(),
     response: json(z.object({ requests: z.array(Obj) }), 'requests, slowest first'),
     async handle({ query: q }, ctx) {
-      let s: Subject;
-      try {
-        s = subjectOf(q);
-      } catch (e) {
-        return bad((e as Error).message);
-      }
+      const s = subjectOf(q);
+      if (typeof s === 'string') return bad(s);
       const l = await loadRequests(ctx.store, q);
       return { json: { requests: slowest(select(l.reqs, s), q.limit) } };
     },
@@ -400,12 +393,8 @@ export const uiRoutes: Route[] = [
     query: SubjectQuery.extend({ limit: limitParam(1000, 50) }).strict(),
     response: json(z.object({ connections: z.array(Obj) }), 'connections, worst first'),
     async handle({ query: q }, ctx) {
-      let s: Subject;
-      try {
-        s = subjectOf(q);
-      } catch (e) {
-        return bad((e as Error).message);
-      }
+      const s = subjectOf(q);
+      if (typeof s === 'string') return bad(s);
       const l = await loadRequests(ctx.store, q);
       // a service's connections: the ones it serves and the ones it calls out on (both ends' records)
       const mine = 'all' in s ? l.reqs : 'service' in s && !s.endpoint ? l.reqs.filter((x) => (x.r.side === 'server' && x.r.serverService === s.service) || (x.r.side === 'client' && x.r.clientService === s.service)) : select(l.reqs, s);

@@ -2,9 +2,11 @@
 // stopped (and their files removed) by the returned handle.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../test/helpers/ports.js';
+export { freePort as freeLoopbackPort };
+const freeLoopbackPort = freePort;
 
 export interface BenchServer {
   kind: string;
@@ -12,17 +14,6 @@ export interface BenchServer {
   /** The process that serves requests (nginx: the single worker), for its CPU time. */
   workerPid: number;
   stop(): Promise<void>;
-}
-
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function hasCommand(cmd: string): boolean {

@@ -7,9 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { startApmCapture, type ApmCapture } from '../../src/correlate/apm-live.js';
 import type { RequestRecord } from '../../src/model/request.js';
+import { freePort } from '../helpers/ports.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 function unavailable(): string | undefined {
@@ -25,14 +25,6 @@ function unavailable(): string | undefined {
   return undefined;
 }
 const skip = unavailable();
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 let dir = '';
 let httpPort = 0;

@@ -1,25 +1,15 @@
 // Starts a throwaway clickhouse-server (Debian package) on free loopback ports with its data in a temp dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+export { freePort } from '../helpers/ports.js';
+import { freePort } from '../helpers/ports.js';
 
 export const CLICKHOUSE_BIN = '/usr/sbin/clickhouse-server';
 export const CLICKHOUSE_SKIP = existsSync(CLICKHOUSE_BIN)
   ? false
   : `clickhouse-server not installed (apt-get install clickhouse-server; scripts/bootstrap.sh --test does it)`;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningClickHouse {
   url: (db: string) => string;

@@ -44,8 +44,9 @@ interface Loaded {
 
 function rangeMs(q: { from: string; to: string }): { fromMs: number; toMs: number } {
   const now = Date.now();
-  // relative ranges are rounded to the second so the calls of one page share a range
-  const r = (s: string) => Number(parseTime(s, Math.floor(now / 1000) * 1000) / 1_000_000n);
+  // relative ranges are rounded to the second so the calls of one page share a range; up, so that "now"
+  // still includes what was stored this very second (a finding ingested 200 ms ago)
+  const r = (s: string) => Number(parseTime(s, Math.ceil(now / 1000) * 1000) / 1_000_000n);
   return { fromMs: r(q.from), toMs: r(q.to) };
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync, chmodSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject, BpfLoadError, BpfError } from '../../src/kernel/index.js';
-import { BAD_FIXTURE, FIXTURE, ROOT, fixtureKernelState, ownBpfFds, skipUnlessRoot } from './helpers.js';
+import { BAD_FIXTURE, FIXTURE, ROOT, fixtureKernelState, settledKernelState, kernelBaseline, ownBpfFds, skipUnlessRoot } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fl-errors-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,18 +33,18 @@ test('bad object files: missing, text, foreign ELF, truncated BPF ELF', () => {
 });
 
 test('verifier rejection names the program and carries the verifier log', { skip: skipUnlessRoot }, () => {
-  const baseline = fixtureKernelState();
+  const baseline = kernelBaseline();
   const err = expectError(() => BpfObject.load(BAD_FIXTURE), /program 'bad_deref' was rejected by the verifier/);
   assert.ok(err instanceof BpfLoadError);
   assert.equal(err.program, 'bad_deref');
   assert.match(err.verifierLog, /invalid mem access 'map_value_or_null'/);
   assert.match(err.message, /invalid mem access/); // the log's tail is in the message too
-  assert.deepEqual(fixtureKernelState(), baseline);
+  assert.deepEqual(settledKernelState(baseline), baseline);
   assert.deepEqual(ownBpfFds(), { prog: 0, link: 0, map: 0 });
 });
 
 test('missing tracepoints and raw tracepoints name the program and the tracepoint', { skip: skipUnlessRoot }, () => {
-  const baseline = fixtureKernelState();
+  const baseline = kernelBaseline();
   const obj = BpfObject.load(FIXTURE);
   try {
     expectError(() => obj.program('count_write').attachTracepoint('syscalls', 'sys_enter_doesnotexist'),
@@ -59,14 +59,14 @@ test('missing tracepoints and raw tracepoints name the program and the tracepoin
   } finally {
     obj.close();
   }
-  assert.deepEqual(fixtureKernelState(), baseline);
+  assert.deepEqual(settledKernelState(baseline), baseline);
   const unloaded = BpfObject.open(FIXTURE);
   expectError(() => unloaded.program('count_write'), /not loaded yet/);
   unloaded.close();
 });
 
 test('without privilege: a clear EPERM error naming the missing capability', { skip: skipUnlessRoot }, () => {
-  const baseline = fixtureKernelState();
+  const baseline = kernelBaseline();
   // nobody must be able to read the fixture and run tsx; the repo is world-readable
   chmodSync(dir, 0o755);
   const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', join(ROOT, 'test/kernel/exit-child.ts'), 'load'],
@@ -76,5 +76,5 @@ test('without privilege: a clear EPERM error naming the missing capability', { s
   assert.equal(out.ok, false);
   assert.equal(out.code, 'EPERM');
   assert.match(out.message, /permission denied .*needs root, or CAP_BPF \+ CAP_PERFMON.*running as uid \d+/);
-  assert.deepEqual(fixtureKernelState(), baseline);
+  assert.deepEqual(settledKernelState(baseline), baseline);
 });

@@ -25,6 +25,24 @@ export function fixtureKernelState(): { progs: number; links: number } {
   return { progs: progs.length, links: links.length };
 }
 
+/** fixtureKernelState() once it equals `expected`, or after timeoutMs the last reading: a closed program
+ * is freed after an RCU grace period (tc filter removal drops its reference from a callback), so right
+ * after close() bpftool may still list it for a moment. */
+export function settledKernelState(expected: { progs: number; links: number }, timeoutMs = 3000): { progs: number; links: number } {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = fixtureKernelState();
+    if ((s.progs === expected.progs && s.links === expected.links) || Date.now() > end) return s;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+}
+
+/** The state a test starts from: what an earlier test closed may still be freeing, so wait (briefly) for
+ * none of the fixture's programs to be loaded. */
+export function kernelBaseline(): { progs: number; links: number } {
+  return settledKernelState({ progs: 0, links: 0 }, 1000);
+}
+
 /** BPF program/link/map fds this process holds (anon inodes). */
 export function ownBpfFds(): { prog: number; link: number; map: number } {
   const out = { prog: 0, link: 0, map: 0 };

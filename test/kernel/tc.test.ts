@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { BpfObject } from '../../src/kernel/index.js';
-import { FIXTURE, PYTHON, createVethPair, fixtureKernelState, sendUdp, sh, skipUnlessRoot, tcState, tcxAttached, u32 } from './helpers.js';
+import { FIXTURE, PYTHON, createVethPair, fixtureKernelState, settledKernelState, kernelBaseline, sendUdp, sh, skipUnlessRoot, tcState, tcxAttached, u32 } from './helpers.js';
 
 const skip = skipUnlessRoot || (!existsSync(PYTHON) && `${PYTHON} missing`);
 const PORT = 9999;
@@ -18,7 +18,7 @@ const packets = (obj: BpfObject) => obj.map('counts').lookup(u32(3))!.readBigUIn
 
 test('tc ingress (by ifname in a netns) and egress count UDP datagrams; close() removes filters and clsact', { skip }, () => {
   const veth = createVethPair('tc');
-  const baseline = fixtureKernelState();
+  const baseline = kernelBaseline();
   const obj = BpfObject.load(FIXTURE);
   try {
     configure(obj);
@@ -42,7 +42,7 @@ test('tc ingress (by ifname in a netns) and egress count UDP datagrams; close() 
     obj.close();
   }
   assert.deepEqual(tcState(veth.nsB, veth.ifB), { clsact: false, ingress: '', egress: '' });
-  assert.deepEqual(fixtureKernelState(), baseline);
+  assert.deepEqual(settledKernelState(baseline), baseline);
   veth.destroy();
 });
 
@@ -67,7 +67,7 @@ test('a clsact qdisc that existed before is kept; only our filter goes', { skip 
 
 test('tcx mode: a bpf_link on the interface that counts the same and goes with close()', { skip }, () => {
   const veth = createVethPair('tx', 216);
-  const baseline = fixtureKernelState();
+  const baseline = kernelBaseline();
   try {
     const obj = BpfObject.load(FIXTURE);
     try {
@@ -82,7 +82,7 @@ test('tcx mode: a bpf_link on the interface that counts the same and goes with c
       obj.close();
     }
     assert.equal(tcxAttached(), false);
-    assert.deepEqual(fixtureKernelState(), baseline);
+    assert.deepEqual(settledKernelState(baseline), baseline);
   } finally {
     veth.destroy();
   }

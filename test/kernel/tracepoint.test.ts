@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, closeSync, writeSync } from 'node:fs';
 import { BpfObject } from '../../src/kernel/index.js';
-import { FIXTURE, fixtureKernelState, ownBpfFds, skipUnlessRoot, u32 } from './helpers.js';
+import { FIXTURE, fixtureKernelState, settledKernelState, kernelBaseline, ownBpfFds, skipUnlessRoot, u32 } from './helpers.js';
 
 function config(obj: BpfObject, fd: number, emit = 0): void {
   const c = Buffer.alloc(obj.structLayout('fixture_config').size);
@@ -16,7 +16,7 @@ function config(obj: BpfObject, fd: number, emit = 0): void {
 const count = (obj: BpfObject, idx: number) => obj.map('counts').lookup(u32(idx))!.readBigUInt64LE(0);
 
 test('tracepoint + raw tracepoint count exactly our writes; close() leaves nothing behind', { skip: skipUnlessRoot }, () => {
-  const before = fixtureKernelState();
+  const before = kernelBaseline();
   const obj = BpfObject.load(FIXTURE);
   const fd = openSync('/dev/null', 'w');
   try {
@@ -48,7 +48,7 @@ test('tracepoint + raw tracepoint count exactly our writes; close() leaves nothi
     closeSync(fd);
   }
   obj.close(); // idempotent
-  assert.deepEqual(fixtureKernelState(), before);
+  assert.deepEqual(settledKernelState(before), before);
   assert.deepEqual(ownBpfFds(), { prog: 0, link: 0, map: 0 });
   assert.throws(() => obj.map('counts'), /is closed/);
 });

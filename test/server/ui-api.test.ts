@@ -87,6 +87,13 @@ describe('UI routes', () => {
     assert.ok(events.some((e: { type: string; subject: string; evidence?: { signal?: string } }) => e.type === 'alert' && e.subject === 'payment POST /charge' && e.evidence?.signal === 'latency'));
   });
 
+  it('timeline: a finding stored a moment ago is already there ("now" rounds up to the second)', async () => {
+    const row = { ...demoFindingRow(), id: 'tcp.nagle-delayed-ack:just-now' };
+    await srv.ingestor.ingest('node-a', [], { findings: [row] }).durable;
+    const { events } = await get('/api/timeline?from=now-5m');
+    assert.ok(events.some((e: { id: string }) => e.id === row.id), 'the finding of this second is missing');
+  });
+
   it('root cause: payment, with the chain from the entry point', async () => {
     const r = await get('/api/rca?from=now-5m');
     assert.equal(r.incidents.length, 1);

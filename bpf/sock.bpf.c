@@ -25,6 +25,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EAGAIN 11
+#define E2BIG 7
 #define EINPROGRESS 115
 #define ECONNABORTED 103
 #define MAX_IOVECS 8 /* iovecs inspected for payload capture (bytes are counted from ret, not iovecs) */
@@ -136,6 +137,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sock_scratch);
 } sock_scratch SEC(".maps");
+
+/* Flows-only capture: per-socket counters of the data syscalls not recorded (struct sock_counts). A plain
+ * preallocated hash (an LRU would evict counts unseen); when full, sockets are recorded per syscall. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* sock_id */
+	__type(value, struct sock_totals);
+} sock_totals SEC(".maps");
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -317,6 +327,12 @@ static __always_inline void fill_sock(struct sock_event *e, struct sock *skp)
 	e->family = sk->__sk_common.skc_family;
 	e->state = sk->__sk_common.skc_state;
 	e->lport = sk->__sk_common.skc_num;
+	/* a socket that reached TCP_CLOSE before close() (peer's FIN first, then ours: TIME_WAIT took over the
+	 * port) has released its bind (skc_num = 0); inet_sport still holds the port */
+	if (!e->lport) {
+		struct inet_sock *inet = bpf_rdonly_cast(skp, bpf_core_type_id_kernel(struct inet_sock));
+		e->lport = bpf_ntohs(inet->inet_sport);
+	}
 	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	e->sock_id = sk->__sk_common.skc_cookie.counter;
 	if (!e->sock_id)
@@ -351,6 +367,8 @@ static __always_inline void fill_sock(struct sock_event *e, struct sock *sk)
 	e->proto = BPF_CORE_READ(sk, sk_protocol);
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!e->lport) /* bind released at TCP_CLOSE (see above) */
+		e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	e->sock_id = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
@@ -472,11 +490,89 @@ static __always_inline struct sock_scratch *scratch(void)
 	return bpf_map_lookup_elem(&sock_scratch, &zero);
 }
 
+/* sock_id (see the header comment) of a socket, without filling a record. */
+static __always_inline __u64 sock_id_of(struct sock *skp)
+{
+#ifndef SOCK_COMPAT
+	struct sock *sk = bpf_rdonly_cast(skp, bpf_core_type_id_kernel(struct sock));
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+#else
+	__u64 cookie = BPF_CORE_READ(skp, __sk_common.skc_cookie.counter);
+#endif
+	return cookie ? cookie : (__u64)skp;
+}
+
+/* Whether data syscalls of this kind are counted in the kernel (flows-only mode): TCP (a UDP record names
+ * its peer per datagram), successful (errors are recorded), *mmsg aside (their byte sum needs a loop). */
+static __always_inline bool countable(struct sock_args *a, long ret)
+{
+	if (a->kind != SOCK_KIND_DATA || ret < 0 || a->src == PL_MMSGHDR)
+		return false;
+	struct sock_config *c = sock_cfg();
+	if (!c || !c->count_in_kernel)
+		return false;
+#ifndef SOCK_COMPAT
+	struct sock *sk = bpf_rdonly_cast((void *)a->sk, bpf_core_type_id_kernel(struct sock));
+	return sk->sk_protocol == IPPROTO_TCP;
+#else
+	struct sock *sk = (struct sock *)a->sk; /* outside BPF_CORE_READ: sock_args is not a kernel type */
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+#endif
+}
+
+/* Adds a data syscall to its socket's counters; false when it must be recorded instead: the socket's first
+ * data syscall (its record names the flow's end and process), or one by another process than the last. */
+static __always_inline bool count_data(struct sock_args *a, long ret)
+{
+	__u64 id = sock_id_of((struct sock *)a->sk);
+	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &id);
+	if (!t || t->c.pid != bpf_get_current_pid_tgid() >> 32)
+		return false;
+	if (a->dir == SOCK_DIR_SEND) {
+		__sync_fetch_and_add(&t->c.sent, ret);
+		if (ret > 0)
+			__sync_fetch_and_add(&t->c.send_calls, 1);
+	} else {
+		__sync_fetch_and_add(&t->c.recvd, ret);
+		if (ret > 0)
+			__sync_fetch_and_add(&t->c.recv_calls, 1);
+	}
+	__u64 bit = 1ULL << (a->syscall & 63);
+	if (!(t->c.syscalls & bit))
+		__sync_fetch_and_or(&t->c.syscalls, bit);
+	t->c.last_ns = bpf_ktime_get_ns();
+	stat_inc(SOCK_STAT_COUNTED);
+	return true;
+}
+
+/* After a countable syscall's record went out: its socket's counters start (at zero: the record has its
+ * bytes), or follow the process that record names. The scratch holds the record header, which becomes
+ * the entry's `ev` (struct sock_totals overlays struct sock_scratch). */
+static __always_inline void start_counting(struct sock_scratch *s)
+{
+	__u64 id = s->ev.sock_id;
+	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &id);
+	if (t) {
+		t->c.pid = s->ev.pid;
+		return;
+	}
+	struct sock_totals *nt = (struct sock_totals *)s;
+	__builtin_memset(&nt->c, 0, sizeof(nt->c));
+	nt->c.pid = s->ev.pid;
+	nt->ev.payload_len = 0;
+	if (bpf_map_update_elem(&sock_totals, &id, nt, BPF_NOEXIST) == -E2BIG)
+		stat_inc(SOCK_STAT_TOTALS_FULL);
+}
+
 /* Builds and emits the record of a finished syscall from its arguments (a) and return value. */
 static __always_inline int record_exit(struct sock_args a, long ret)
 {
 	/* A would-block is not an event: non-blocking servers do it all the time. */
 	if (ret == -EAGAIN && a.kind == SOCK_KIND_DATA)
+		return 0;
+
+	bool counting = countable(&a, ret);
+	if (counting && count_data(&a, ret))
 		return 0;
 
 	struct sock *sk = (struct sock *)a.sk;
@@ -577,6 +673,8 @@ static __always_inline int record_exit(struct sock_args a, long ret)
 	if (e->proto == IPPROTO_UDP && ret >= 0)
 		fill_peer_from_sockaddr(e, name);
 	emit(s, plen);
+	if (counting)
+		start_counting(s);
 	return 0;
 }
 
@@ -624,8 +722,21 @@ static __always_inline int on_close(__u32 fd)
 	e->kind = SOCK_KIND_CLOSE;
 	e->dir = SOCK_DIR_NONE;
 	e->syscall = SOCK_SC_CLOSE;
-	emit(s, 0);
 	__u64 key = (__u64)sk;
+	/* flows-only: the socket's last counters ride on its close record (struct sock_counts as payload) */
+	__u64 tid = e->sock_id;
+	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &tid);
+	if (!t && tid != key) {
+		tid = key; /* counted before its cookie existed */
+		t = bpf_map_lookup_elem(&sock_totals, &tid);
+	}
+	if (t) {
+		__builtin_memcpy(s->payload_space, &t->c, sizeof(t->c));
+		bpf_map_delete_elem(&sock_totals, &tid);
+		emit(s, sizeof(struct sock_counts));
+	} else {
+		emit(s, 0);
+	}
 	bpf_map_delete_elem(&sock_roles, &key);
 	bpf_map_delete_elem(&sock_pending_connect, &key);
 	return 0;

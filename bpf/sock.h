@@ -33,6 +33,8 @@ enum sock_stat {
 	SOCK_STAT_NON_INET = 2,   /* socket syscalls skipped: AF_UNIX, netlink, packet, ... */
 	SOCK_STAT_NON_TCPUDP = 3, /* INET sockets skipped: raw, SCTP, ... */
 	SOCK_STAT_STASH_FULL = 4, /* syscall entries not tracked: the per-thread map update failed */
+	SOCK_STAT_COUNTED = 5,    /* data syscalls counted in sock_totals instead of recorded (flows-only) */
+	SOCK_STAT_TOTALS_FULL = 6,/* sockets recorded per syscall because sock_totals was full */
 	SOCK_STAT__COUNT = 8,
 };
 
@@ -66,12 +68,38 @@ struct sock_event {
 	__u8 payload[];
 };
 
+/* Flows-only capture (sock_config.count_in_kernel): after a TCP socket's first data record, its further
+ * data syscalls only add to these counters (no record, no payload). What they moved reaches user space by
+ * a periodic read of `sock_totals` and, final, as the payload of the socket's close record. The counters
+ * exclude every recorded syscall, so records and counters add up without double counting. */
+struct sock_counts {
+	__u64 sent;       /* bytes this socket sent */
+	__u64 recvd;      /* bytes it received */
+	__u64 last_ns;    /* time of the last counted syscall */
+	__u64 send_calls; /* sends that moved bytes (u64: BPF atomics before cpu v3 are 64-bit only) */
+	__u64 recv_calls; /* receives that moved bytes */
+	__u64 syscalls;   /* bit per enum sock_syscall counted */
+	__u32 pid;        /* tgid the flow's records name: another process's syscall is recorded instead */
+	__u32 _pad;
+};
+
+/* Value of `sock_totals`, keyed by sock_id: the socket's first data record (its tuple and process, so a
+ * periodic read finds the flow) and the counters since. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+struct sock_totals {
+	struct sock_event ev; /* its payload[] is empty here: the counters follow the header */
+	struct sock_counts c;
+};
+#pragma clang diagnostic pop
+
 /* Value of the single-entry `sock_config` array, written by user space before and while running. */
 struct sock_config {
 	__u32 self_pid;    /* tgid to ignore (the agent itself); 0 = none */
 	__u32 payload_max; /* bytes of payload to capture per record (0..SOCK_PAYLOAD_MAX) */
 	__u32 filter_pid;  /* when non-zero, only this tgid is traced */
 	__u32 configured;  /* 0 until user space writes the config: SOCK_PAYLOAD_DEFAULT applies meanwhile */
+	__u32 count_in_kernel; /* flows only: count TCP data syscalls in sock_totals (see struct sock_counts) */
 };
 
 #endif

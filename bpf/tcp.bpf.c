@@ -182,6 +182,8 @@ static __always_inline bool ignored(const struct sock *sk)
 	do {                                                                                              \
 		(dst)->family = BPF_CORE_READ(sk, __sk_common.skc_family);                                \
 		(dst)->lport = BPF_CORE_READ(sk, __sk_common.skc_num);                                    \
+		if (!(dst)->lport) /* bind released at TCP_CLOSE: the port is still in inet_sport */      \
+			(dst)->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)(sk), inet_sport));    \
 		(dst)->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));                       \
 		if ((dst)->family == AF_INET6) {                                                          \
 			BPF_CORE_READ_INTO(&(dst)->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8); \

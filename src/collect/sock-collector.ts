@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, RingBuffer, TRACEFS, type Link, type RecordBatch } from '../kernel/index.js';
-import { SockRecordView, decodeSockEvent, sockLayoutFrom, type SockLayout } from './sock-decoder.js';
+import { SockRecordView, decodeSockEvent, sockCountsLayoutFrom, sockLayoutFrom, type SockLayout } from './sock-decoder.js';
 import { SOCK_PAYLOAD_DEFAULT, SOCK_PAYLOAD_MAX, SOCK_STAT_COUNT, SockStat, type SocketEvent } from './sock-event.js';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -41,6 +41,9 @@ export interface SockCollectorOptions {
   /** The kernel side wakes the reader only when a batch has accumulated; this timer drains the rest
    * (the longest a record waits). Default 50 ms. */
   drainIntervalMs?: number;
+  /** Flows only: count TCP data syscalls in the kernel (per-socket counters) instead of recording each;
+   * read them with pollCounts(). Records then come per connection, not per syscall (see bpf/sock.h). */
+  countInKernel?: boolean;
   /** Non-fatal problems (a missing tracepoint, ...). Default: console.warn. */
   onWarning?: (message: string) => void;
 }
@@ -51,6 +54,9 @@ export interface SockCollectorStats {
   nonInet: bigint; // socket syscalls on AF_UNIX/netlink/... sockets, skipped in the kernel
   nonTcpUdp: bigint;
   stashFull: bigint;
+  counted: bigint; // data syscalls counted in the kernel instead of recorded (countInKernel)
+  countsFull: bigint; // sockets recorded per syscall because the counter map was full
+  countedSockets: number; // sockets in the counter map at the last pollCounts()
   delivered: number; // records handed to user space consumers
   batches: number;
   attached: number; // tracepoint links
@@ -117,6 +123,15 @@ export class SockCollector {
       const st = this.obj.structLayout('sock_event');
       this.layout = sockLayoutFrom(st.size, (name) => st.fields[name]);
       this.view = new SockRecordView(this.layout);
+      if (opts.countInKernel) {
+        const cs = this.obj.structLayout('sock_counts');
+        const tot = this.obj.structLayout('sock_totals');
+        this.view.counts = sockCountsLayoutFrom(cs.size, (name) => cs.fields[name]);
+        // pollCounts() reads the counters right after the header, as close records carry them
+        if (tot.fields.c?.offset !== this.layout.size) throw new Error(`struct sock_totals.c is at ${tot.fields.c?.offset}, expected right after the ${this.layout.size}-byte header`);
+        this.countsView = new SockRecordView(this.layout);
+        this.countsView.counts = this.view.counts;
+      }
       this.writeConfig(payload);
       this.ring = new RingBuffer(this.obj.map('sock_events'), (b) => this.onRing(b), {
         dropCounter: { map: this.obj.map('sock_stats'), index: SockStat.drops },
@@ -170,6 +185,7 @@ export class SockCollector {
     put('payload_max', payload);
     put('filter_pid', this.opts.filterPid ?? 0);
     put('configured', 1);
+    put('count_in_kernel', this.opts.countInKernel ? 1 : 0);
     this.obj.map('sock_config').update(Buffer.alloc(4), v);
   }
 
@@ -241,6 +257,32 @@ export class SockCollector {
     return this.ring.consume();
   }
 
+  /**
+   * Flows only (countInKernel): hands every counted socket's cumulative counters to `fold` (a view over
+   * its sock_totals value; FlowTable.foldCounts takes it) and removes sockets idle for `idleNs` (their
+   * last counters are folded first, with final = true; a socket that speaks again is recorded anew, e.g.
+   * one whose process died without close()). Returns the sockets seen.
+   */
+  pollCounts(fold: (v: SockRecordView, final: boolean) => void, idleNs = 300e9, nowNs = Number(process.hrtime.bigint())): number {
+    const v = this.countsView;
+    if (this.closed || !v) return 0;
+    const map = this.obj.map('sock_totals');
+    const stale: Buffer[] = [];
+    let n = 0;
+    for (const [k, val] of map.entries()) {
+      v.at(val, 0, val.length);
+      const idle = nowNs - Math.max(v.count(v.counts!.lastNs), v.tsNs) > idleNs;
+      fold(v, idle);
+      n++;
+      if (idle) stale.push(Buffer.from(k));
+    }
+    for (const k of stale) map.delete(k);
+    this.countedSockets = n - stale.length;
+    return n;
+  }
+  private countsView: SockRecordView | undefined;
+  private countedSockets = 0;
+
   /** Decoded records as an async iterator; ends when the collector closes. Slow consumers lose the
    * oldest queued records beyond `maxQueue` (counted in `lost`). */
   events(maxQueue = 100_000): AsyncIterableIterator<SocketEvent> & { lost: number } {
@@ -286,6 +328,9 @@ export class SockCollector {
       nonInet: c(SockStat.nonInet),
       nonTcpUdp: c(SockStat.nonTcpUdp),
       stashFull: c(SockStat.stashFull),
+      counted: c(SockStat.counted),
+      countsFull: c(SockStat.countsFull),
+      countedSockets: this.countedSockets,
       delivered: this.delivered,
       batches: this.batches,
       attached: this.links.size,

@@ -50,6 +50,27 @@ export function sockLayoutFrom(structSize: number, field: (name: string) => Fiel
   return out as SockLayout;
 }
 
+/** Byte offsets of struct sock_counts (bpf/sock.h): the kernel-side counters of a flows-only socket. They
+ * follow a record header in both places they appear: as the payload of a close record, and after the
+ * `ev` header of a sock_totals map value (struct sock_event has no payload there). */
+export interface SockCountsLayout {
+  size: number; sent: number; recvd: number; lastNs: number; sendCalls: number; recvCalls: number; syscalls: number;
+}
+const COUNT_FIELDS: Record<Exclude<keyof SockCountsLayout, 'size'>, string> = {
+  sent: 'sent', recvd: 'recvd', lastNs: 'last_ns', sendCalls: 'send_calls', recvCalls: 'recv_calls', syscalls: 'syscalls',
+};
+
+/** struct sock_counts' layout from a BTF field lookup; every counter is a u64. */
+export function sockCountsLayoutFrom(structSize: number, field: (name: string) => FieldSpec | undefined): SockCountsLayout {
+  const out: Partial<SockCountsLayout> = { size: structSize };
+  for (const [key, cname] of Object.entries(COUNT_FIELDS)) {
+    const f = field(cname);
+    if (!f || f.size !== 8) throw new Error(`struct sock_counts.${cname} is ${f ? `${f.size} bytes` : 'missing'} in the BPF object, the decoder expects a u64`);
+    (out as Record<string, number>)[key] = f.offset;
+  }
+  return out as SockCountsLayout;
+}
+
 /** Zero-allocation cursor over one record in a batch buffer. Call at() then read fields.
  * Records are host-endian and 8-byte aligned, so when the batch buffer itself is 4-byte aligned the
  * fields are read through typed-array views (one load each) instead of Buffer's checked readers. */
@@ -59,6 +80,8 @@ export class SockRecordView {
   len = 0;
   private w32: Uint32Array | undefined;
   private w16: Uint16Array | undefined;
+  /** Set when the probe counts flows-only data in the kernel: close records may then carry the counters. */
+  counts: SockCountsLayout | undefined = undefined;
   constructor(readonly layout: SockLayout) {}
 
   at(buf: Buffer, off: number, len: number): this {
@@ -170,6 +193,14 @@ export class SockRecordView {
     while (end < max && this.buf[end] !== 0) end++;
     return this.buf.toString('latin1', start, end);
   }
+
+  /** Whether this close record carries its socket's kernel-side counters as payload. */
+  get closeHasCounts(): boolean {
+    const c = this.counts;
+    return c !== undefined && this.payloadLen === c.size && this.kind === 4 /* SockKind.close */;
+  }
+  /** A counter of struct sock_counts (field offset from SockCountsLayout) right after the header. */
+  count(field: number): number { return this.u64n(this.layout.size + field); }
 
   /** A view (not a copy) of the payload bytes. */
   payloadView(): Buffer {

@@ -18,7 +18,7 @@ export const SOCK_SYSCALLS = [
 export type SockSyscall = Exclude<(typeof SOCK_SYSCALLS)[number], ''>;
 
 /** enum sock_stat: indexes into the per-CPU sock_stats counters. */
-export const SockStat = { records: 0, drops: 1, nonInet: 2, nonTcpUdp: 3, stashFull: 4 } as const;
+export const SockStat = { records: 0, drops: 1, nonInet: 2, nonTcpUdp: 3, stashFull: 4, counted: 5, countsFull: 6 } as const;
 export const SOCK_STAT_COUNT = 8;
 
 export const AF_INET = 2;

@@ -137,6 +137,9 @@ export class FlowTable {
   private count = 0;
   private finished: Flow[] = []; // flows ended by tuple reuse, handed out by the next evict()
   private touched = 0; // keeps the prefetching loads of foldBatch alive
+  private locatedEnd = 0; // the end locate() found
+  /** Flows-only sockets counted in the kernel: the counters already added to their flow end, by sockIdNum. */
+  private readonly applied = new Map<number, { entry: FlowEntry; sent: number; recvd: number; sendCalls: number; recvCalls: number }>();
   readonly stats: FlowTableStats = { folded: 0, skipped: 0, invalid: 0, flows: 0, evicted: 0 };
 
   constructor(opts: FlowTableOptions = {}) {
@@ -179,68 +182,11 @@ export class FlowTable {
     }
     const kind = v.kind;
     const proto = v.proto;
-    const loc = this.local;
-    const rem = this.remote;
-    v.readTuple(loc, rem);
+    const e = this.locate(v, kind, proto);
+    if (e === undefined) return;
+    const end = this.locatedEnd;
     const netns = v.netns;
     const sock = v.sockIdNum;
-    let e: FlowEntry | undefined;
-    let end = 0;
-    // Fast path: a TCP data or close record of a socket whose flow an earlier record found. The tuple is
-    // still compared with the flow's key (a freed socket's id may come back with another tuple), but the
-    // key building, hashing and bucket walk are skipped. Connect/accept records always take the full path
-    // (they may start a new flow on a reused tuple); UDP too (peers change per datagram).
-    const cacheable = proto === IPPROTO_TCP && (kind === SockKind.data || kind === SockKind.close);
-    const slot = cacheable ? Math.imul(sock >>> 0, 0x9e3779b1) >>> SOCK_CACHE_SHIFT : 0;
-    if (cacheable) {
-      const c = this.sockCache[slot];
-      if (c !== undefined && c.base >= 0 && this.sockCacheId[slot] === sock) {
-        const ce = this.sockCacheEnd[slot];
-        if ((c.k0 === 0 || c.k0 === (netns | 0)) && sameTuple(c, ce, loc, rem)) {
-          e = c;
-          end = ce;
-        }
-      }
-    }
-    if (e === undefined) {
-      if (kind === SockKind.accept) this.serverPorts.add(loc[4]);
-      // No peer: a listener, an unconnected UDP socket without an address, or a connect that failed before
-      // binding. A failed connect still matters (its errno), so keep it when it names the server.
-      if (rem[4] === 0 || (loc[4] === 0 && kind !== SockKind.connect)) {
-        this.stats.skipped++;
-        return;
-      }
-
-      if (proto !== IPPROTO_TCP) this.resolveUdpAddress(loc, rem);
-      const keyNs =
-        this.opts.joinAcrossNetns && !isLoopbackWords(loc[0], loc[1], loc[2], loc[3]) &&
-        !isLoopbackWords(rem[0], rem[1], rem[2], rem[3]) && !isUnspecified(loc) && !isUnspecified(rem)
-          ? 0
-          : netns;
-      const localIsA = compareEndpoints(loc, rem) <= 0;
-      const a = localIsA ? loc : rem;
-      const b = localIsA ? rem : loc;
-      const k = this.scratch;
-      k[0] = keyNs;
-      k[1] = proto;
-      for (let i = 0; i < 5; i++) {
-        k[2 + i] = a[i];
-        k[7 + i] = b[i];
-      }
-      e = this.lookupOrCreate(k);
-      if (this.num[e.base + F_CLOSED_AT] !== 0 && (kind === SockKind.connect || kind === SockKind.accept) && v.retErrno === 0) {
-        // the tuple is reused by a new connection: the old flow is finished, a new one starts
-        this.finished.push(this.snapshot(e));
-        this.remove(e);
-        e = this.lookupOrCreate(k);
-      }
-      end = localIsA ? 0 : 1;
-      if (cacheable) {
-        this.sockCache[slot] = e;
-        this.sockCacheId[slot] = sock;
-        this.sockCacheEnd[slot] = end;
-      }
-    }
     const errno = v.retErrno;
     const n = this.num; // after lookupOrCreate, which may grow the pool
     const base = e.base;
@@ -291,11 +237,143 @@ export class FlowTable {
       const open = n[base + F_OPEN_NS];
       if (open === 0 || ts < open) n[base + F_OPEN_NS] = ts;
     } else if (kind === SockKind.close) {
+      if (v.closeHasCounts) this.addCounts(v, e, end, sock, true);
       n[o + E_CLOSED_NS] = ts;
       // Closed when every end we have seen is closed (a remote end is never seen).
       const other = base + END_BASE[1 - end];
       if (n[other + E_PID] === 0 || n[other + E_CLOSED_NS] !== 0) n[base + F_CLOSED_AT] = ts;
     }
+  }
+
+  /** The flow (and, in locatedEnd, the end) a record with a tuple belongs to, created when new;
+   * undefined (counted as skipped) for a record without a peer. */
+  private locate(v: SockRecordView, kind: number, proto: number): FlowEntry | undefined {
+    const loc = this.local;
+    const rem = this.remote;
+    v.readTuple(loc, rem);
+    const netns = v.netns;
+    const sock = v.sockIdNum;
+    let e: FlowEntry | undefined;
+    let end = 0;
+    // Fast path: a TCP data or close record of a socket whose flow an earlier record found. The tuple is
+    // still compared with the flow's key (a freed socket's id may come back with another tuple), but the
+    // key building, hashing and bucket walk are skipped. Connect/accept records always take the full path
+    // (they may start a new flow on a reused tuple); UDP too (peers change per datagram).
+    const cacheable = proto === IPPROTO_TCP && (kind === SockKind.data || kind === SockKind.close);
+    const slot = cacheable ? Math.imul(sock >>> 0, 0x9e3779b1) >>> SOCK_CACHE_SHIFT : 0;
+    if (cacheable) {
+      const c = this.sockCache[slot];
+      if (c !== undefined && c.base >= 0 && this.sockCacheId[slot] === sock) {
+        const ce = this.sockCacheEnd[slot];
+        if ((c.k0 === 0 || c.k0 === (netns | 0)) && sameTuple(c, ce, loc, rem)) {
+          e = c;
+          end = ce;
+        }
+      }
+    }
+    if (e === undefined) {
+      if (kind === SockKind.accept) this.serverPorts.add(loc[4]);
+      // No peer: a listener, an unconnected UDP socket without an address, or a connect that failed before
+      // binding. A failed connect still matters (its errno), so keep it when it names the server.
+      if (rem[4] === 0 || (loc[4] === 0 && kind !== SockKind.connect)) {
+        this.stats.skipped++;
+        return undefined;
+      }
+
+      if (proto !== IPPROTO_TCP) this.resolveUdpAddress(loc, rem);
+      const keyNs =
+        this.opts.joinAcrossNetns && !isLoopbackWords(loc[0], loc[1], loc[2], loc[3]) &&
+        !isLoopbackWords(rem[0], rem[1], rem[2], rem[3]) && !isUnspecified(loc) && !isUnspecified(rem)
+          ? 0
+          : netns;
+      const localIsA = compareEndpoints(loc, rem) <= 0;
+      const a = localIsA ? loc : rem;
+      const b = localIsA ? rem : loc;
+      const k = this.scratch;
+      k[0] = keyNs;
+      k[1] = proto;
+      for (let i = 0; i < 5; i++) {
+        k[2 + i] = a[i];
+        k[7 + i] = b[i];
+      }
+      e = this.lookupOrCreate(k);
+      if (this.num[e.base + F_CLOSED_AT] !== 0 && (kind === SockKind.connect || kind === SockKind.accept) && v.retErrno === 0) {
+        // the tuple is reused by a new connection: the old flow is finished, a new one starts
+        this.finished.push(this.snapshot(e));
+        this.remove(e);
+        e = this.lookupOrCreate(k);
+      }
+      end = localIsA ? 0 : 1;
+      if (cacheable) {
+        this.sockCache[slot] = e;
+        this.sockCacheId[slot] = sock;
+        this.sockCacheEnd[slot] = end;
+      }
+    }
+    this.locatedEnd = end;
+    return e;
+  }
+
+  /**
+   * Folds a flows-only socket's kernel-side counters (a sock_totals map value under the view: its first
+   * data record's header, then struct sock_counts). They are cumulative per socket: what was already
+   * applied is remembered, and only the increase is added; `final` forgets the socket afterwards (the
+   * kernel stops counting it).
+   */
+  foldCounts(v: SockRecordView, final = false): void {
+    if (v.counts === undefined || v.len < v.layout.size + v.counts.size) {
+      this.stats.invalid++;
+      return;
+    }
+    const e = this.locate(v, SockKind.data, v.proto);
+    if (e === undefined) return;
+    const end = this.locatedEnd;
+    const n = this.num;
+    const o = e.base + END_BASE[end];
+    if (n[e.base + F_FIRST_NS] === 0) n[e.base + F_FIRST_NS] = v.tsNs; // a flow evicted while its socket lived
+    if (n[o + E_PID] === 0) {
+      n[o + E_PID] = v.pid;
+      n[o + E_NETNS] = v.netns;
+      n[o + E_SOCK] = v.sockIdNum;
+      this.setProc(e, end, v.comm(), v.cgroupId);
+      this.setSockId(e, end, v.sockId);
+    }
+    this.addCounts(v, e, end, v.sockIdNum, final);
+  }
+
+  /** Adds the increase of a socket's counters since the last call to its flow end; `final` (its close
+   * record) ends the socket's bookkeeping. */
+  private addCounts(v: SockRecordView, e: FlowEntry, end: number, sock: number, final: boolean): void {
+    const c = v.counts!;
+    let a = this.applied.get(sock);
+    if (a === undefined || a.entry !== e) { // first counters of this socket (or its id now names another)
+      a = { entry: e, sent: 0, recvd: 0, sendCalls: 0, recvCalls: 0 };
+      if (!final) this.applied.set(sock, a);
+    }
+    const sent = v.count(c.sent);
+    const recvd = v.count(c.recvd);
+    const sendCalls = v.count(c.sendCalls);
+    const recvCalls = v.count(c.recvCalls);
+    const n = this.num;
+    const base = e.base;
+    const o = base + END_BASE[end];
+    if (sent > a.sent) n[o + E_SENT] += sent - a.sent;
+    if (recvd > a.recvd) n[o + E_RECVD] += recvd - a.recvd;
+    if (sendCalls > a.sendCalls) n[o + E_SEND_CALLS] += sendCalls - a.sendCalls;
+    if (recvCalls > a.recvCalls) n[o + E_RECV_CALLS] += recvCalls - a.recvCalls;
+    if (n[base + F_FIRST_SENDER] < 0 && (sent > 0 || recvd > 0)) n[base + F_FIRST_SENDER] = sent > 0 ? end : 1 - end;
+    n[o + E_SYSCALLS] = n[o + E_SYSCALLS] | v.count(c.syscalls);
+    const last = v.count(c.lastNs);
+    if (last > n[base + F_LAST_NS]) n[base + F_LAST_NS] = last;
+    if (sent !== a.sent || recvd !== a.recvd) e.dirty = true;
+    if (final) {
+      this.applied.delete(sock);
+      return;
+    }
+    a.sent = sent;
+    a.recvd = recvd;
+    a.sendCalls = sendCalls;
+    a.recvCalls = recvCalls;
   }
 
   /**
@@ -502,6 +580,8 @@ export class FlowTable {
       out.push(this.snapshot(e));
       this.remove(e);
     }
+    // counters of sockets whose close record never came (a full ring) would stay forever
+    if (victims.length && this.applied.size) for (const [k, a] of this.applied) if (a.entry.base < 0) this.applied.delete(k);
     return out;
   }
 

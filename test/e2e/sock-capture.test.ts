@@ -136,6 +136,34 @@ describe('socket capture: flows match what the peers moved', { skip }, () => {
     assert.deepEqual(cap.eventsOf(r.pid), []);
   });
 
+  test('a server that closes after the client did (its socket already TCP_CLOSE, bind released) still closes the flow', async () => {
+    // The order HTTP/1.0 servers often see: server FIN, client FIN, then the server's close(). By then the
+    // kernel has moved the connection to TIME_WAIT and zeroed the socket's bound port (skc_num).
+    const py = [
+      'import socket,os,threading,time',
+      'srv=socket.socket(); srv.bind(("127.0.0.1",0)); srv.listen(1); port=srv.getsockname()[1]',
+      'def serve():',
+      '  c,_=srv.accept(); c.recv(100); c.sendall(b"r"*70); c.shutdown(socket.SHUT_WR)',
+      '  while c.recv(100): pass', // EOF: the client has closed
+      '  time.sleep(0.1); c.close()',
+      't=threading.Thread(target=serve); t.start()',
+      'cl=socket.create_connection(("127.0.0.1",port)); lport=cl.getsockname()[1]; cl.sendall(b"q"*30)',
+      'while cl.recv(100): pass',
+      'cl.close(); t.join(); print(port, lport, flush=True)',
+    ].join('\n');
+    const [port, lport] = execFileSync('python3', ['-c', py], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    const client = { ip: '127.0.0.1', port: lport! };
+    const server = { ip: '127.0.0.1', port: port! };
+    const flow = await cap.waitFor(() => {
+      const f = cap.findFlow('tcp', client, server);
+      return f?.closedNs !== undefined ? f : undefined;
+    });
+    const seen = cap.findFlow('tcp', client, server);
+    assert.ok(flow, `flow not closed: ${JSON.stringify(seen, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+    assert.equal(flow.bytesClientToServer, 30);
+    assert.equal(flow.bytesServerToClient, 70);
+  });
+
   test('connect to a closed port counts ECONNREFUSED on the flow (blocking and non-blocking)', async () => {
     const probe = await startServer(undefined, ['tcp', '127.0.0.1', '0', 'write', '0', '0']);
     const port = probe.port;

@@ -25,7 +25,7 @@ export class SockCapture {
   /** Decoded events by pid, of the processes `keep` selects (default: the sock-peer test programs). */
   private readonly events = new Map<number, SocketEvent[]>();
 
-  constructor(opts: SockCollectorOptions = {}, keep: (ev: SocketEvent) => boolean = (ev) => ev.comm === 'sock-peer') {
+  constructor(private readonly opts: SockCollectorOptions = {}, keep: (ev: SocketEvent) => boolean = (ev) => ev.comm === 'sock-peer') {
     this.collector = SockCollector.start({
       ...opts,
       onBatch: (b, v) => this.table.foldBatch(b, v),
@@ -47,11 +47,17 @@ export class SockCapture {
   async waitFor<T>(fn: () => T | undefined, timeoutMs = 3000): Promise<T | undefined> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      this.collector.drain();
+      this.poll();
       const v = fn();
       if (v !== undefined || Date.now() > end) return v;
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+
+  /** Drains the ring buffer and, when the kernel counts data (countInKernel), folds its counters. */
+  poll(): void {
+    this.collector.drain();
+    if (this.opts.countInKernel) this.collector.pollCounts((v, final) => this.table.foldCounts(v, final));
   }
 
   /** The flow between these two endpoints (either orientation). */

@@ -29,6 +29,8 @@ async function runFlows(opts: FlowsOptions): Promise<void> {
   const filter: FlowFilter = { netns: opts.netns, pid: opts.pid };
   const collector = SockCollector.start({
     payloadBytes: opts.payload,
+    // without payload heads nothing needs a record per syscall: count TCP data in the kernel
+    countInKernel: opts.payload === 0,
     onBatch: (b, v) => table.foldBatch(b, v),
     onWarning: (m) => console.error(`faultlens flows: ${m}`),
   });
@@ -41,6 +43,7 @@ async function runFlows(opts: FlowsOptions): Promise<void> {
 
   const tick = () => {
     collector.drain();
+    collector.pollCounts((v, final) => table.foldCounts(v, final));
     const evicted = table.evict(monotonicNs());
     if (opts.json) {
       for (const f of table.changed()) if (matchesFilter(f, filter)) out.write(`${flowToJson(f, { type: 'flow' })}\n`);

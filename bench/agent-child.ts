@@ -42,6 +42,8 @@ const watchPid = numArg('watch-pid', 0);
 const variant = strArg('agent', 'flows-json');
 // flows-json only: 'classic' = the classic tracepoint probe (sock.bpf.o), or the path of a probe object
 const object = strArg('object', 'auto');
+// flows-json only: 1 = TCP data counted per socket in the kernel (countInKernel), folded every tick
+const countInKernel = numArg('count', 0) === 1;
 const warnings: string[] = [];
 const onWarning = (m: string) => {
   warnings.push(m);
@@ -55,6 +57,7 @@ function flowsJsonAgent(): Agent {
   const collector = SockCollector.start({
     objectPath: object === 'classic' ? SOCK_OBJECT : object === 'auto' ? undefined : object,
     payloadBytes,
+    countInKernel,
     onBatch: (b, v) => {
       table.foldBatch(b, v);
       // capture is system-wide: count the benchmarked server's own records (one pid compare per record)
@@ -65,6 +68,7 @@ function flowsJsonAgent(): Agent {
   let jsonBytes = 0;
   const timer = setInterval(() => {
     collector.drain();
+    if (countInKernel) collector.pollCounts((v, final) => table.foldCounts(v, final));
     const now = Number(process.hrtime.bigint());
     for (const f of table.changed()) jsonBytes += flowToJson(f, { type: 'flow' }).length + 1;
     for (const f of table.evict(now)) jsonBytes += flowToJson(f, { type: 'flow', final: true }).length + 1;

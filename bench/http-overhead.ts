@@ -7,10 +7,12 @@
 // --modes picks the agent variants, interleaved per round (default off,on):
 //   off    no agent;
 //   on     agent-child --agent flows-json (SockCollector + FlowTable + `flows --json` tick);
-//   flows  the product's agent, startAgent({ apm: false }) from src/cli/agent-runtime.ts, no-op sink;
+//   flows  the product's agent, startAgent({ apm: false }) from src/cli/agent-runtime.ts (counts in the kernel), no-op sink;
 //   l7     the product's agent, startAgent({ apm: true }): flows + TCP collector + TLS uprobes + APM
 //          pipeline + TCP diagnosis, i.e. what `faultlens up` runs (minus the store);
-//   on-0   as on, with no payload capture (payload 0: what a flows-only agent needs);
+//   on-0   as on, with no payload capture (payload 0);
+//   on-count  as on-0, with TCP data counted per socket in the kernel (countInKernel: what the flows-only
+//          agent runs; `flows` is the same through startAgent);
 //   on-classic  as on, with the classic-tracepoint probe (bpf/.output/sock.bpf.o) instead of the raw one.
 // kernel.bpf_stats_enabled is switched on for the run (restored after; --no-bpf-stats leaves it alone) to
 // report the time spent inside the agent's BPF programs per request: the figure the load of a shared
@@ -33,13 +35,14 @@ import type { AgentStats } from './agent-child.js';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TARGET_LOSS = 0.05;
 
-type Mode = 'off' | 'on' | 'flows' | 'l7' | 'on-0' | 'on-classic';
+type Mode = 'off' | 'on' | 'flows' | 'l7' | 'on-0' | 'on-count' | 'on-classic';
 const MODES: Record<Mode, { args: string[]; what: string }> = {
   off: { args: [], what: 'no agent' },
   on: { args: ['--agent', 'flows-json'], what: 'SockCollector + FlowTable + 1 s `flows --json` tick' },
   flows: { args: ['--agent', 'runtime', '--apm', '0'], what: 'startAgent({ apm: false }), no-op sink' },
   l7: { args: ['--agent', 'runtime', '--apm', '1'], what: 'startAgent({ apm: true }): + TCP collector, TLS uprobes, APM, TCP diagnosis; no-op sink' },
   'on-0': { args: ['--agent', 'flows-json', '--payload', '0'], what: 'as on, payload 0 (no payload copy: flows only)' },
+  'on-count': { args: ['--agent', 'flows-json', '--payload', '0', '--count', '1'], what: 'as on-0, TCP data counted per socket in the kernel (countInKernel)' },
   'on-classic': { args: ['--agent', 'flows-json', '--object', 'classic'], what: 'as on, classic tracepoint probe (sock.bpf.o)' },
 };
 /** Objects whose programs count as the agent's (bpf_stats): its socket probe variants, TCP and TLS probes. */

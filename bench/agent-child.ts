@@ -8,7 +8,7 @@
 // Driven over the IPC channel of child_process.fork: sends {type:'ready'} once attached, answers
 // {type:'stats'} with counters, and {type:'stop'} detaches everything and exits.
 //   (forked by bench/http-overhead.ts; standalone: node --import tsx bench/agent-child.ts [--agent runtime --apm 1])
-import { SOCK_OBJECT, SockCollector } from '../src/collect/sock-collector.js';
+import { SOCK_OBJECT, SOCK_RAW_OBJECT, SockCollector } from '../src/collect/sock-collector.js';
 import { FlowTable } from '../src/correlate/flows.js';
 import { flowToJson } from '../src/correlate/flows-format.js';
 import { listeningTcpPorts } from '../src/correlate/listening-ports.js';
@@ -55,7 +55,7 @@ function flowsJsonAgent(): Agent {
   const table = new FlowTable();
   for (const port of listeningTcpPorts()) table.markServerPort(port);
   const collector = SockCollector.start({
-    objectPath: object === 'classic' ? SOCK_OBJECT : object === 'auto' ? undefined : object,
+    objectPath: object === 'classic' ? SOCK_OBJECT : object === 'raw' ? SOCK_RAW_OBJECT : object === 'auto' ? undefined : object,
     payloadBytes,
     countInKernel,
     onBatch: (b, v) => {

@@ -11,8 +11,9 @@
 //   l7     the product's agent, startAgent({ apm: true }): flows + TCP collector + TLS uprobes + APM
 //          pipeline + TCP diagnosis, i.e. what `faultlens up` runs (minus the store);
 //   on-0   as on, with no payload capture (payload 0);
-//   on-count  as on-0, with TCP data counted per socket in the kernel (countInKernel: what the flows-only
-//          agent runs; `flows` is the same through startAgent);
+//   on-count  as on-0, with TCP data counted per socket in the kernel (countInKernel: the lite probe,
+//          bpf/sock_lite.bpf.c, no syscall tracepoint; what the flows-only agent runs, `flows` is the same
+//          through startAgent); on-count-raw: the same counting on the raw sys_exit probe;
 //   on-classic  as on, with the classic-tracepoint probe (bpf/.output/sock.bpf.o) instead of the raw one.
 // kernel.bpf_stats_enabled is switched on for the run (restored after; --no-bpf-stats leaves it alone) to
 // report the time spent inside the agent's BPF programs per request: the figure the load of a shared
@@ -35,18 +36,19 @@ import type { AgentStats } from './agent-child.js';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TARGET_LOSS = 0.05;
 
-type Mode = 'off' | 'on' | 'flows' | 'l7' | 'on-0' | 'on-count' | 'on-classic';
+type Mode = 'off' | 'on' | 'flows' | 'l7' | 'on-0' | 'on-count' | 'on-count-raw' | 'on-classic';
 const MODES: Record<Mode, { args: string[]; what: string }> = {
   off: { args: [], what: 'no agent' },
   on: { args: ['--agent', 'flows-json'], what: 'SockCollector + FlowTable + 1 s `flows --json` tick' },
   flows: { args: ['--agent', 'runtime', '--apm', '0'], what: 'startAgent({ apm: false }), no-op sink' },
   l7: { args: ['--agent', 'runtime', '--apm', '1'], what: 'startAgent({ apm: true }): + TCP collector, TLS uprobes, APM, TCP diagnosis; no-op sink' },
   'on-0': { args: ['--agent', 'flows-json', '--payload', '0'], what: 'as on, payload 0 (no payload copy: flows only)' },
-  'on-count': { args: ['--agent', 'flows-json', '--payload', '0', '--count', '1'], what: 'as on-0, TCP data counted per socket in the kernel (countInKernel)' },
+  'on-count': { args: ['--agent', 'flows-json', '--payload', '0', '--count', '1'], what: 'as on-0, counting in the kernel (countInKernel): the lite probe, no syscall tracepoint' },
+  'on-count-raw': { args: ['--agent', 'flows-json', '--payload', '0', '--count', '1', '--object', 'raw'], what: 'as on-count, on the raw sys_exit probe (count_in_kernel)' },
   'on-classic': { args: ['--agent', 'flows-json', '--object', 'classic'], what: 'as on, classic tracepoint probe (sock.bpf.o)' },
 };
 /** Objects whose programs count as the agent's (bpf_stats): its socket probe variants, TCP and TLS probes. */
-const AGENT_OBJECTS = ['sock_raw', 'sock', 'sock_compat', 'tcp', 'tls'].map((n) => fileURLToPath(new URL(`../bpf/.output/${n}.bpf.o`, import.meta.url)));
+const AGENT_OBJECTS = ['sock_lite', 'sock_raw', 'sock', 'sock_compat', 'tcp', 'tls'].map((n) => fileURLToPath(new URL(`../bpf/.output/${n}.bpf.o`, import.meta.url)));
 
 function parseModes(spec: string): Mode[] {
   const modes = spec.split(',').map((m) => m.trim()).filter(Boolean);

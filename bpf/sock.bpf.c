@@ -520,15 +520,10 @@ static __always_inline bool countable(struct sock_args *a, long ret)
 #endif
 }
 
-/* Adds a data syscall to its socket's counters; false when it must be recorded instead: the socket's first
- * data syscall (its record names the flow's end and process), or one by another process than the last. */
-static __always_inline bool count_data(struct sock_args *a, long ret)
+/* Adds one data syscall to a socket's counters. */
+static __always_inline void add_counts(struct sock_totals *t, __u8 dir, long ret, __u8 syscall)
 {
-	__u64 id = sock_id_of((struct sock *)a->sk);
-	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &id);
-	if (!t || t->c.pid != bpf_get_current_pid_tgid() >> 32)
-		return false;
-	if (a->dir == SOCK_DIR_SEND) {
+	if (dir == SOCK_DIR_SEND) {
 		__sync_fetch_and_add(&t->c.sent, ret);
 		if (ret > 0)
 			__sync_fetch_and_add(&t->c.send_calls, 1);
@@ -537,11 +532,22 @@ static __always_inline bool count_data(struct sock_args *a, long ret)
 		if (ret > 0)
 			__sync_fetch_and_add(&t->c.recv_calls, 1);
 	}
-	__u64 bit = 1ULL << (a->syscall & 63);
+	__u64 bit = 1ULL << (syscall & 63);
 	if (!(t->c.syscalls & bit))
 		__sync_fetch_and_or(&t->c.syscalls, bit);
 	t->c.last_ns = bpf_ktime_get_ns();
 	stat_inc(SOCK_STAT_COUNTED);
+}
+
+/* Counts a data syscall; false when it must be recorded instead: the socket's first data syscall (its
+ * record names the flow's end and process), or one by another process than the last. */
+static __always_inline bool count_data(struct sock_args *a, long ret)
+{
+	__u64 id = sock_id_of((struct sock *)a->sk);
+	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &id);
+	if (!t || t->c.pid != bpf_get_current_pid_tgid() >> 32)
+		return false;
+	add_counts(t, a->dir, ret, a->syscall);
 	return true;
 }
 
@@ -742,6 +748,28 @@ static __always_inline int on_close(__u32 fd)
 	return 0;
 }
 
+#if defined(__TARGET_ARCH_x86)
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl): the raw probes read them from the
+ * saved registers. */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_splice 275
+#define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit (ia32) syscall is running */
+#endif
+
+#ifndef SOCK_LITE /* sock_lite.bpf.c has programs of its own */
 #ifndef SOCK_RAW_TP
 #define ARG(n) (ctx->args[n])
 #define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int sock_enter_##name(struct trace_event_raw_sys_enter *ctx)
@@ -801,24 +829,6 @@ EXIT(accept4)
 ENTER(connect) { return on_enter(ARG(0), 0, 0, ARG(1), SOCK_SC_CONNECT, SOCK_DIR_NONE, SOCK_KIND_CONNECT, PL_NONE); }
 
 #if defined(__TARGET_ARCH_x86)
-/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-#define NR_read 0
-#define NR_write 1
-#define NR_readv 19
-#define NR_writev 20
-#define NR_sendfile 40
-#define NR_connect 42
-#define NR_accept 43
-#define NR_sendto 44
-#define NR_recvfrom 45
-#define NR_sendmsg 46
-#define NR_recvmsg 47
-#define NR_splice 275
-#define NR_accept4 288
-#define NR_recvmmsg 299
-#define NR_sendmmsg 307
-#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit (ia32) syscall is running */
-
 /* One program for every syscall exit of every thread (raw tracepoint: the registers and the return
  * value, no trace-event buffer): what is not ours leaves after a compare. The syscall's arguments are
  * still in the saved registers at exit, so no entry program and no per-thread stash are needed; the fd
@@ -962,3 +972,4 @@ int sock_connect_outcome(struct trace_event_raw_inet_sock_set_state *ctx)
 		stat_inc(SOCK_STAT_RECORDS);
 	return 0;
 }
+#endif /* !SOCK_LITE */

@@ -20,6 +20,10 @@ function bpfObject(name: string): string {
 export const SOCK_RAW_OBJECT = bpfObject('sock_raw.bpf.o');
 export const SOCK_OBJECT = bpfObject('sock.bpf.o');
 export const SOCK_COMPAT_OBJECT = bpfObject('sock_compat.bpf.o');
+/** Flows only (countInKernel): no syscall tracepoint at all, socket send/receive and TCP state tracepoints
+ * (kernel 6.3+, x86-64); tried first when counting in the kernel, see bpf/sock_lite.bpf.c. */
+export const SOCK_LITE_OBJECT = bpfObject('sock_lite.bpf.o');
+const LITE_SEND_PROGRAM = 'sock_lite_send';
 /** The program of sock_raw.bpf.o that records every syscall; without it (other architectures) that object
  * captures nothing but connect/close. */
 const RAW_EXIT_PROGRAM = 'sock_sys_exit';
@@ -115,15 +119,17 @@ export class SockCollector {
     this.obj = BpfObject.open(path);
     this.objectPath = path;
     try {
-      if (path === SOCK_RAW_OBJECT && !this.obj.describe().programs.some((p) => p.name === RAW_EXIT_PROGRAM)) {
-        throw new Error(`${RAW_EXIT_PROGRAM} is not in ${path} (built for another architecture)`);
+      for (const [object, program] of [[SOCK_RAW_OBJECT, RAW_EXIT_PROGRAM], [SOCK_LITE_OBJECT, LITE_SEND_PROGRAM]]) {
+        if (path === object && !this.obj.describe().programs.some((p) => p.name === program)) {
+          throw new Error(`${program} is not in ${path} (built for another architecture)`);
+        }
       }
       if (opts.ringBytes !== undefined) this.obj.setMaxEntries('sock_events', opts.ringBytes);
       this.obj.load();
       const st = this.obj.structLayout('sock_event');
       this.layout = sockLayoutFrom(st.size, (name) => st.fields[name]);
       this.view = new SockRecordView(this.layout);
-      if (opts.countInKernel) {
+      if (opts.countInKernel || path === SOCK_LITE_OBJECT) { // the lite probe always counts
         const cs = this.obj.structLayout('sock_counts');
         const tot = this.obj.structLayout('sock_totals');
         this.view.counts = sockCountsLayoutFrom(cs.size, (name) => cs.fields[name]);
@@ -149,6 +155,19 @@ export class SockCollector {
   /** Loads, configures and attaches; records flow as soon as this returns. Without an explicit
    * objectPath, a kernel that rejects the fast probe gets the compatible one (with a warning). */
   static start(opts: SockCollectorOptions = {}): SockCollector {
+    if (!opts.objectPath && opts.countInKernel && existsSync(SOCK_LITE_OBJECT)) {
+      // flows only: the probe without syscall tracepoints is the cheapest by far; kernels before 6.3
+      // (no sock_send_length) and other architectures get the raw probe counting in the kernel
+      try {
+        return new SockCollector({ ...opts, objectPath: SOCK_LITE_OBJECT });
+      } catch (err) {
+        if ((err as Error).message.includes('needs root')) throw err;
+        if (!(err as Error).message.includes(LITE_SEND_PROGRAM + ' is not in')) {
+          const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
+          warn(`the flows-only socket probe is not usable here (${(err as Error).message.split('\n')[0]}); counting with the syscall probe`);
+        }
+      }
+    }
     if (!opts.objectPath && existsSync(SOCK_RAW_OBJECT)) {
       // The raw-tracepoint probe is the cheapest per syscall; any failure (verifier, architecture,
       // a kernel without the raw tracepoint) falls back to the classic tracepoints, quietly when it

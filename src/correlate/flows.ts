@@ -200,7 +200,7 @@ export class FlowTable {
     this.stats.folded++;
 
     const pid = v.pid;
-    if (n[o + E_PID] !== pid) {
+    if (pid !== 0 && n[o + E_PID] !== pid) { // pid 0: a record from softirq context names no process
       n[o + E_PID] = pid;
       if (end === 0) { e.comm0 = v.comm(); e.cgroup0 = v.cgroupId; } else { e.comm1 = v.comm(); e.cgroup1 = v.cgroupId; }
     }

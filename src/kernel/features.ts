@@ -27,7 +27,7 @@ export interface FeatureReport {
 export const PROJECT_TRACEPOINTS: Record<string, string[]> = {
   syscalls: ['read', 'write', 'readv', 'writev', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg',
     'connect', 'accept', 'accept4', 'close', 'sendfile64', 'splice'].flatMap((s) => [`sys_enter_${s}`, `sys_exit_${s}`]),
-  sock: ['inet_sock_set_state'],
+  sock: ['inet_sock_set_state', 'sock_send_length', 'sock_recv_length'], // the last two: flows-only probe (6.3+)
   tcp: ['tcp_probe', 'tcp_retransmit_skb', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_rcv_space_adjust', 'tcp_cong_state_set'],
   skb: ['kfree_skb'],
   block: ['block_rq_issue', 'block_rq_complete'],
@@ -170,7 +170,8 @@ export function probeFeatures(opts: FeatureProbeOptions = {}): FeatureReport {
     const essential = cat === 'syscalls';
     const status: Status = missing.length === 0 ? 'ok' : essential && missing.some((m) => !/sendfile64|splice/.test(m)) ? 'missing' : 'degraded';
     add('tracepoints', cat, status, missing.length === 0 ? `${events.length} present` :
-      `missing ${missing.join(', ')}${essential ? '' : ': the probes using them stay off'}`, essential);
+      `missing ${missing.join(', ')}${essential ? '' : missing.every((m) => m.endsWith('_length'))
+        ? ': flows-only capture counts through the syscall probe instead (slower)' : ': the probes using them stay off'}`, essential);
   }
 
   return { kernel: release(), checks, essentialMissing: checks.some((c) => c.essential && c.status === 'missing') };

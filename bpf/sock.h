@@ -33,7 +33,8 @@ enum sock_stat {
 	SOCK_STAT_NON_INET = 2,   /* socket syscalls skipped: AF_UNIX, netlink, packet, ... */
 	SOCK_STAT_NON_TCPUDP = 3, /* INET sockets skipped: raw, SCTP, ... */
 	SOCK_STAT_STASH_FULL = 4, /* syscall entries not tracked: the per-thread map update failed */
-	SOCK_STAT_COUNTED = 5,    /* data syscalls counted in sock_totals instead of recorded (flows-only) */
+	SOCK_STAT_COUNTED = 5,    /* data syscalls counted instead of recorded, of sockets closed since (the
+	                           * live ones' are in sock_totals: a per-call counter here cost ~5 % of a count) */
 	SOCK_STAT_TOTALS_FULL = 6,/* sockets recorded per syscall because sock_totals was full */
 	SOCK_STAT__COUNT = 8,
 };
@@ -79,6 +80,7 @@ struct sock_counts {
 	__u64 send_calls; /* sends that moved bytes (u64: BPF atomics before cpu v3 are 64-bit only) */
 	__u64 recv_calls; /* receives that moved bytes */
 	__u64 syscalls;   /* bit per enum sock_syscall counted */
+	__u64 counted;    /* data syscalls added here (SockCollector sums them for its stats) */
 	__u32 pid;        /* tgid the flow's records name: another process's syscall is recorded instead */
 	__u32 _pad;
 };

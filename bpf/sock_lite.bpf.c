@@ -177,6 +177,7 @@ int sock_lite_state(struct bpf_raw_tracepoint_args *ctx)
 		t = bpf_map_lookup_elem(&sock_totals, &tid);
 	}
 	if (t) {
+		stat_add(SOCK_STAT_COUNTED, t->c.counted);
 		__builtin_memcpy(&r.c, &t->c, sizeof(r.c));
 		bpf_map_delete_elem(&sock_totals, &tid);
 		emit_stack(&r, sizeof(r.c));

@@ -58,7 +58,7 @@ export interface SockCollectorStats {
   nonInet: bigint; // socket syscalls on AF_UNIX/netlink/... sockets, skipped in the kernel
   nonTcpUdp: bigint;
   stashFull: bigint;
-  counted: bigint; // data syscalls counted in the kernel instead of recorded (countInKernel)
+  counted: bigint; // data syscalls counted in the kernel instead of recorded (countInKernel), as of the last pollCounts()
   countsFull: bigint; // sockets recorded per syscall because the counter map was full
   countedSockets: number; // sockets in the counter map at the last pollCounts()
   delivered: number; // records handed to user space consumers
@@ -288,8 +288,10 @@ export class SockCollector {
     const map = this.obj.map('sock_totals');
     const stale: Buffer[] = [];
     let n = 0;
+    let counted = 0;
     for (const [k, val] of map.entries()) {
       v.at(val, 0, val.length);
+      counted += v.count(v.counts!.counted);
       const idle = nowNs - Math.max(v.count(v.counts!.lastNs), v.tsNs) > idleNs;
       fold(v, idle);
       n++;
@@ -297,10 +299,12 @@ export class SockCollector {
     }
     for (const k of stale) map.delete(k);
     this.countedSockets = n - stale.length;
+    this.countedLive = counted;
     return n;
   }
   private countsView: SockRecordView | undefined;
   private countedSockets = 0;
+  private countedLive = 0; // data syscalls counted on the sockets still open at the last pollCounts()
 
   /** Decoded records as an async iterator; ends when the collector closes. Slow consumers lose the
    * oldest queued records beyond `maxQueue` (counted in `lost`). */
@@ -347,7 +351,7 @@ export class SockCollector {
       nonInet: c(SockStat.nonInet),
       nonTcpUdp: c(SockStat.nonTcpUdp),
       stashFull: c(SockStat.stashFull),
-      counted: c(SockStat.counted),
+      counted: c(SockStat.counted) + BigInt(this.countedLive), // closed sockets' (kernel) + open ones'
       countsFull: c(SockStat.countsFull),
       countedSockets: this.countedSockets,
       delivered: this.delivered,

@@ -55,9 +55,11 @@ export function sockLayoutFrom(structSize: number, field: (name: string) => Fiel
  * `ev` header of a sock_totals map value (struct sock_event has no payload there). */
 export interface SockCountsLayout {
   size: number; sent: number; recvd: number; lastNs: number; sendCalls: number; recvCalls: number; syscalls: number;
+  counted: number;
 }
 const COUNT_FIELDS: Record<Exclude<keyof SockCountsLayout, 'size'>, string> = {
   sent: 'sent', recvd: 'recvd', lastNs: 'last_ns', sendCalls: 'send_calls', recvCalls: 'recv_calls', syscalls: 'syscalls',
+  counted: 'counted',
 };
 
 /** struct sock_counts' layout from a BTF field lookup; every counter is a u64. */

@@ -40,9 +40,18 @@ test('retransmits under loss match TcpRetransSegs and are diagnosed', { skip }, 
   const server = await startPeerServer(h.pair.b, ['sink-server', h.pair.b.ip4, '0']);
   const client = await runPeer(h.pair.a, ['bulk-client', h.pair.b.ip4, String(server.port), String(8 << 20)]);
   const received = await server.done;
-  await new Promise((r) => setTimeout(r, 300)); // FIN retransmits, TIME_WAIT transition
-  const afterCounters = await netnsCounters(h.pair.a);
-  const kernelRetrans = afterCounters.get('Tcp.RetransSegs')! - before.get('Tcp.RetransSegs')!;
+  // Both figures settle once the connection is gone (FIN retransmits, the TIME_WAIT transition, whose state
+  // change takes the last snapshot): read them until they agree, for up to 3 s on a busy machine.
+  let kernelRetrans = 0;
+  let conns = h.collector.readConns();
+  const sumA = () => conns.filter((c) => c.netns === h.pair.a.inode).reduce((n, c) => n + c.totalRetrans, 0);
+  for (const deadline = Date.now() + 3000; ;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const afterCounters = await netnsCounters(h.pair.a);
+    kernelRetrans = afterCounters.get('Tcp.RetransSegs')! - before.get('Tcp.RetransSegs')!;
+    conns = h.collector.readConns();
+    if (sumA() === kernelRetrans || Date.now() > deadline) break;
+  }
 
   const key = Buffer.alloc(4);
   key.writeUInt32LE(1);
@@ -50,9 +59,8 @@ test('retransmits under loss match TcpRetransSegs and are diagnosed', { skip }, 
   assert.equal(received.received, 8 << 20);
   assert.ok(dropped > 0n, 'the loss program dropped segments');
 
-  const conns = h.collector.readConns();
   const inA = conns.filter((c) => c.netns === h.pair.a.inode);
-  const ours = inA.reduce((n, c) => n + c.totalRetrans, 0);
+  const ours = sumA();
   assert.equal(inA.filter((c) => c.local.port === client.lport).length, 1, 'one entry per socket (no split between address and cookie ids)');
   t.diagnostic(`skbs dropped ${dropped}, TcpRetransSegs +${kernelRetrans}, faultlens ${ours}`);
   assert.ok(kernelRetrans > 0, 'the kernel retransmitted');

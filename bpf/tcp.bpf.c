@@ -161,14 +161,23 @@ static __always_inline __u32 netns_of(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* True when the socket (or process) is filtered out by the config. */
+/* Whether the current task is the agent itself. Only meaningful in hooks that run in the task's own
+ * context (sendmsg, setsockopt): TCP's timers and most of its receive path run in softirq on whatever task
+ * the CPU interrupted, where "current" is a bystander; filtering there by current dropped other
+ * processes' retransmits whenever the agent happened to be on the CPU. The agent's own connections are
+ * left out by their owner instead (TcpCollector, user space: the owner comes from connect or the listener). */
+static __always_inline bool self_current(void)
+{
+	struct tcp_config *cfg = tcp_cfg();
+	return cfg && cfg->self_pid && cfg->self_pid == current_tgid();
+}
+
+/* True when the socket is filtered out by the config (its netns). */
 static __always_inline bool ignored(const struct sock *sk)
 {
 	struct tcp_config *cfg = tcp_cfg();
 	if (!cfg)
 		return false;
-	if (cfg->self_pid && cfg->self_pid == current_tgid())
-		return true;
 	if (cfg->filter_netns) {
 		__u32 ns = netns_of(sk);
 		if (!bpf_map_lookup_elem(&tcp_netns_allow, &ns))
@@ -993,7 +1002,7 @@ int tcp_sendmsg_locked(struct bpf_raw_tracepoint_args *ctx)
 {
 	const struct sock *sk = (const struct sock *)ctx->args[0];
 	const struct msghdr *msg = (const struct msghdr *)ctx->args[1];
-	if (!sk || !msg || ignored(sk))
+	if (!sk || !msg || self_current() || ignored(sk))
 		return 0;
 	if (BPF_CORE_READ(msg, msg_iter.iov_offset) != 0)
 		return 0;
@@ -1086,6 +1095,8 @@ int sys_enter_setsockopt(struct trace_event_raw_sys_enter *ctx)
 {
 	int level = ctx->args[1], optname = ctx->args[2];
 	if (!sockopt_wanted(level, optname))
+		return 0;
+	if (self_current())
 		return 0;
 	const struct sock *sk = sock_of_fd(ctx->args[0]);
 	if (!sk || ignored(sk))

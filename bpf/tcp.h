@@ -224,7 +224,7 @@ struct tcp_event {
 
 /* Value of the single-entry `tcp_config` array, written by user space. */
 struct tcp_config {
-	__u32 self_pid;   /* tgid to ignore (the agent itself); 0 = none */
+	__u32 self_pid;   /* the agent's tgid, skipped in task-context hooks (its connections: in user space); 0 = none */
 	__u32 filter_netns; /* when non-zero, only sockets in the netns listed in the tcp_netns_allow map */
 	__u32 events_per_sec; /* per-connection cap on retransmit/drop/RTO events (0 = default 200); beyond it
 	                       * only the counters in the maps move, so an event storm cannot flood the ring */

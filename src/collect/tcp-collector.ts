@@ -98,7 +98,7 @@ export class TcpCollector {
           const out: TcpEvent[] = [];
           for (let i = 0; i < batch.count; i++) {
             const e = this.eventDec.decode(batch.buf, batch.offsets[i]!);
-            if (e) out.push(e);
+            if (e && !this.isSelf(e.pid)) out.push(e);
           }
           if (out.length) onEvents(out);
         }, { dropCounter: { map: this.counters, index: TcpStat.eventDrops }, keepAlive: false });
@@ -139,14 +139,26 @@ export class TcpCollector {
   readConns(): TcpConnSample[] {
     const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, same clock as bpf_ktime_get_ns
     const out: TcpConnSample[] = [];
-    for (const [, v] of this.conns.entries()) out.push(this.connDec.decode(v, now));
+    for (const [, v] of this.conns.entries()) {
+      const c = this.connDec.decode(v, now);
+      if (!this.isSelf(c.pid)) out.push(c);
+    }
     return out;
+  }
+
+  /** The agent's own connections are left out here, by their owner: the kernel side cannot tell them
+   * apart by the current task in softirq context (bpf/tcp.bpf.c, self_current). */
+  private isSelf(pid: number): boolean {
+    return this.opts.ignoreSelf !== false && pid === process.pid;
   }
 
   readListeners(): TcpListenerSample[] {
     const now = process.hrtime.bigint();
     const out: TcpListenerSample[] = [];
-    for (const [, v] of this.listeners.entries()) out.push(this.listenerDec.decode(v, now));
+    for (const [, v] of this.listeners.entries()) {
+      const l = this.listenerDec.decode(v, now);
+      if (!this.isSelf(l.pid)) out.push(l);
+    }
     return out;
   }
 

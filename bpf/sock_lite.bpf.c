@@ -7,7 +7,9 @@
  *     sock_recvmsg only, in the process's context; the syscall is read from the saved registers;
  *   - connect, passive open and close: sock:inet_sock_set_state (SYN_SENT in connect(), its outcome,
  *     SYN_RECV -> ESTABLISHED, -> CLOSE), with the connecting process stashed at SYN_SENT; the others run
- *     in softirq context and carry no process (pid 0: the flow keeps the one its data named).
+ *     in softirq context and carry no process (pid 0: the flow keeps the one its data named). A passive
+ *     open only marks the socket's role (its first data record carries it): a passive connection that
+ *     moves no data is not recorded, and neither are the agent's own.
  * Limits (README): receives that bypass recvmsg (splice from a TCP socket) are not counted on the receiving
  * end (the flow takes the sender's count when the sender is local); an unconnected UDP socket's receives
  * name no peer (the sender's record does). x86-64 only (syscall numbers); SockCollector falls back to
@@ -147,25 +149,25 @@ int sock_lite_state(struct bpf_raw_tracepoint_args *ctx)
 		e->kind = SOCK_KIND_CONNECT;
 		e->syscall = SOCK_SC_CONNECT;
 		e->role = SOCK_ROLE_CLIENT;
-		__u8 role = SOCK_ROLE_CLIENT;
+		__u8 role = SOCK_ROLE_CLIENT; /* also marks the socket as named for its close record */
 		if (newstate == TCP_ESTABLISHED)
 			bpf_map_update_elem(&sock_roles, &key, &role, BPF_ANY);
 		emit_stack(&r, 0);
 		return 0;
 	}
-	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) { /* a passive open: the server's end */
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		/* a passive open: the server's end. No record: who accepts is not known here (softirq), and the
+		 * agent's own connections must not show; the socket's first data record carries the role. */
 		__u8 role = SOCK_ROLE_SERVER;
 		bpf_map_update_elem(&sock_roles, &key, &role, BPF_ANY);
-		e->ts_ns = bpf_ktime_get_ns();
-		fill_sock(e, skp);
-		e->kind = SOCK_KIND_ACCEPT;
-		e->syscall = SOCK_SC_ACCEPT;
-		e->role = SOCK_ROLE_SERVER;
-		emit_stack(&r, 0);
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
 		return 0;
+	/* Close records only for sockets a record already named: a traced connect (role client) or a traced
+	 * data syscall (counters). Everything else (the agent's own sockets, silent passive ones) stays out. */
+	__u8 *role = bpf_map_lookup_elem(&sock_roles, &key);
+	bool named = role && *role == SOCK_ROLE_CLIENT;
 	e->ts_ns = bpf_ktime_get_ns();
 	fill_sock(e, skp);
 	e->kind = SOCK_KIND_CLOSE;
@@ -181,7 +183,7 @@ int sock_lite_state(struct bpf_raw_tracepoint_args *ctx)
 		__builtin_memcpy(&r.c, &t->c, sizeof(r.c));
 		bpf_map_delete_elem(&sock_totals, &tid);
 		emit_stack(&r, sizeof(r.c));
-	} else {
+	} else if (named) {
 		emit_stack(&r, 0);
 	}
 	bpf_map_delete_elem(&sock_roles, &key);

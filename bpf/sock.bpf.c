@@ -577,6 +577,19 @@ static __always_inline void start_counting(struct sock_scratch *s)
 		stat_inc(SOCK_STAT_TOTALS_FULL);
 }
 
+/* The counters of a closing socket, under its id or, when it was counted before its cookie existed, under
+ * its address; *key says which (to delete it). */
+static __always_inline struct sock_totals *closing_totals(__u64 id, __u64 addr, __u64 *key)
+{
+	*key = id;
+	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, key);
+	if (!t && id != addr) {
+		*key = addr;
+		t = bpf_map_lookup_elem(&sock_totals, key);
+	}
+	return t;
+}
+
 /* Builds and emits the record of a finished syscall from its arguments (a) and return value. */
 static __always_inline int record_exit(struct sock_args a, long ret)
 {
@@ -737,12 +750,8 @@ static __always_inline int on_close(__u32 fd)
 	e->syscall = SOCK_SC_CLOSE;
 	__u64 key = (__u64)sk;
 	/* flows-only: the socket's last counters ride on its close record (struct sock_counts as payload) */
-	__u64 tid = e->sock_id;
-	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &tid);
-	if (!t && tid != key) {
-		tid = key; /* counted before its cookie existed */
-		t = bpf_map_lookup_elem(&sock_totals, &tid);
-	}
+	__u64 tid;
+	struct sock_totals *t = closing_totals(e->sock_id, key, &tid);
 	if (t) {
 		stat_add(SOCK_STAT_COUNTED, t->c.counted);
 		__builtin_memcpy(s->payload_space, &t->c, sizeof(t->c));

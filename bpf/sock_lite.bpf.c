@@ -172,12 +172,8 @@ int sock_lite_state(struct bpf_raw_tracepoint_args *ctx)
 	fill_sock(e, skp);
 	e->kind = SOCK_KIND_CLOSE;
 	e->syscall = SOCK_SC_CLOSE;
-	__u64 tid = e->sock_id;
-	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &tid);
-	if (!t && tid != key) {
-		tid = key;
-		t = bpf_map_lookup_elem(&sock_totals, &tid);
-	}
+	__u64 tid;
+	struct sock_totals *t = closing_totals(e->sock_id, key, &tid);
 	if (t) {
 		stat_add(SOCK_STAT_COUNTED, t->c.counted);
 		__builtin_memcpy(&r.c, &t->c, sizeof(r.c));

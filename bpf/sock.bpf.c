@@ -548,13 +548,13 @@ static __always_inline void add_counts(struct sock_totals *t, __u8 dir, long ret
 
 /* Counts a data syscall; false when it must be recorded instead: the socket's first data syscall (its
  * record names the flow's end and process), or one by another process than the last. */
-static __always_inline bool count_data(struct sock_args *a, long ret)
+static __always_inline bool count_data(struct sock *sk, __u32 tgid, __u8 dir, long ret, __u8 syscall)
 {
-	__u64 id = sock_id_of((struct sock *)a->sk);
+	__u64 id = sock_id_of(sk);
 	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &id);
-	if (!t || t->c.pid != bpf_get_current_pid_tgid() >> 32)
+	if (!t || t->c.pid != tgid)
 		return false;
-	add_counts(t, a->dir, ret, a->syscall);
+	add_counts(t, dir, ret, syscall);
 	return true;
 }
 
@@ -577,17 +577,22 @@ static __always_inline void start_counting(struct sock_scratch *s)
 		stat_inc(SOCK_STAT_TOTALS_FULL);
 }
 
-/* The counters of a closing socket, under its id or, when it was counted before its cookie existed, under
- * its address; *key says which (to delete it). */
-static __always_inline struct sock_totals *closing_totals(__u64 id, __u64 addr, __u64 *key)
+/* A closing socket's last counters into *out (its close record's payload), and its entry removed: under
+ * its id or, when it was counted before its cookie existed, under its address. False: it was not counted. */
+static __always_inline bool take_counts(__u64 id, __u64 addr, struct sock_counts *out)
 {
-	*key = id;
-	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, key);
+	__u64 key = id;
+	struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &key);
 	if (!t && id != addr) {
-		*key = addr;
-		t = bpf_map_lookup_elem(&sock_totals, key);
+		key = addr;
+		t = bpf_map_lookup_elem(&sock_totals, &key);
 	}
-	return t;
+	if (!t)
+		return false;
+	stat_add(SOCK_STAT_COUNTED, t->c.counted);
+	__builtin_memcpy(out, &t->c, sizeof(*out));
+	bpf_map_delete_elem(&sock_totals, &key);
+	return true;
 }
 
 /* Builds and emits the record of a finished syscall from its arguments (a) and return value. */
@@ -598,7 +603,7 @@ static __always_inline int record_exit(struct sock_args a, long ret)
 		return 0;
 
 	bool counting = countable(&a, ret);
-	if (counting && count_data(&a, ret))
+	if (counting && count_data((struct sock *)a.sk, bpf_get_current_pid_tgid() >> 32, a.dir, ret, a.syscall))
 		return 0;
 
 	struct sock *sk = (struct sock *)a.sk;
@@ -750,16 +755,10 @@ static __always_inline int on_close(__u32 fd)
 	e->syscall = SOCK_SC_CLOSE;
 	__u64 key = (__u64)sk;
 	/* flows-only: the socket's last counters ride on its close record (struct sock_counts as payload) */
-	__u64 tid;
-	struct sock_totals *t = closing_totals(e->sock_id, key, &tid);
-	if (t) {
-		stat_add(SOCK_STAT_COUNTED, t->c.counted);
-		__builtin_memcpy(s->payload_space, &t->c, sizeof(t->c));
-		bpf_map_delete_elem(&sock_totals, &tid);
+	if (take_counts(e->sock_id, key, (struct sock_counts *)s->payload_space))
 		emit(s, sizeof(struct sock_counts));
-	} else {
+	else
 		emit(s, 0);
-	}
 	bpf_map_delete_elem(&sock_roles, &key);
 	bpf_map_delete_elem(&sock_pending_connect, &key);
 	return 0;

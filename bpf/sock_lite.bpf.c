@@ -55,14 +55,8 @@ static __always_inline int on_length(struct sock *skp, int ret, int flags, __u8 
 	bool tcp = sk->sk_protocol == IPPROTO_TCP;
 	__u64 addr = 0, msg = 0;
 	__u8 syscall = current_syscall(dir, &addr, &msg);
-	if (tcp && ret >= 0) {
-		__u64 id = sock_id_of(skp);
-		struct sock_totals *t = bpf_map_lookup_elem(&sock_totals, &id);
-		if (t && t->c.pid == tgid) {
-			add_counts(t, dir, ret, syscall);
-			return 0;
-		}
-	}
+	if (tcp && ret >= 0 && count_data(skp, tgid, dir, ret, syscall))
+		return 0;
 	struct sock_scratch *s = scratch();
 	if (!s)
 		return 0;
@@ -172,16 +166,10 @@ int sock_lite_state(struct bpf_raw_tracepoint_args *ctx)
 	fill_sock(e, skp);
 	e->kind = SOCK_KIND_CLOSE;
 	e->syscall = SOCK_SC_CLOSE;
-	__u64 tid;
-	struct sock_totals *t = closing_totals(e->sock_id, key, &tid);
-	if (t) {
-		stat_add(SOCK_STAT_COUNTED, t->c.counted);
-		__builtin_memcpy(&r.c, &t->c, sizeof(r.c));
-		bpf_map_delete_elem(&sock_totals, &tid);
+	if (take_counts(e->sock_id, key, &r.c))
 		emit_stack(&r, sizeof(r.c));
-	} else if (named) {
+	else if (named)
 		emit_stack(&r, 0);
-	}
 	bpf_map_delete_elem(&sock_roles, &key);
 	bpf_map_delete_elem(&sock_pending_connect, &key);
 	return 0;

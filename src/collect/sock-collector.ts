@@ -155,32 +155,17 @@ export class SockCollector {
   /** Loads, configures and attaches; records flow as soon as this returns. Without an explicit
    * objectPath, a kernel that rejects the fast probe gets the compatible one (with a warning). */
   static start(opts: SockCollectorOptions = {}): SockCollector {
-    if (!opts.objectPath && opts.countInKernel && existsSync(SOCK_LITE_OBJECT)) {
+    if (!opts.objectPath) {
       // flows only: the probe without syscall tracepoints is the cheapest by far; kernels before 6.3
-      // (no sock_send_length) and other architectures get the raw probe counting in the kernel
-      try {
-        return new SockCollector({ ...opts, objectPath: SOCK_LITE_OBJECT });
-      } catch (err) {
-        if ((err as Error).message.includes('needs root')) throw err;
-        if (!(err as Error).message.includes(LITE_SEND_PROGRAM + ' is not in')) {
-          const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
-          warn(`the flows-only socket probe is not usable here (${(err as Error).message.split('\n')[0]}); counting with the syscall probe`);
-        }
+      // (no sock_send_length) and other architectures get the syscall probes counting in the kernel
+      if (opts.countInKernel) {
+        const lite = SockCollector.tryObject(opts, SOCK_LITE_OBJECT, LITE_SEND_PROGRAM, 'the flows-only socket probe', 'counting with the syscall probe');
+        if (lite) return lite;
       }
-    }
-    if (!opts.objectPath && existsSync(SOCK_RAW_OBJECT)) {
-      // The raw-tracepoint probe is the cheapest per syscall; any failure (verifier, architecture,
-      // a kernel without the raw tracepoint) falls back to the classic tracepoints, quietly when it
-      // is only the architecture.
-      try {
-        return new SockCollector({ ...opts, objectPath: SOCK_RAW_OBJECT });
-      } catch (err) {
-        if ((err as Error).message.includes('needs root')) throw err;
-        if (!(err as Error).message.includes(RAW_EXIT_PROGRAM + ' is not in')) {
-          const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
-          warn(`the raw-tracepoint socket probe is not usable here (${(err as Error).message.split('\n')[0]}); using the classic tracepoints`);
-        }
-      }
+      // the raw-tracepoint probe is the cheapest per syscall; any failure (verifier, a kernel without the
+      // raw tracepoint) falls back to the classic tracepoints
+      const raw = SockCollector.tryObject(opts, SOCK_RAW_OBJECT, RAW_EXIT_PROGRAM, 'the raw-tracepoint socket probe', 'using the classic tracepoints');
+      if (raw) return raw;
     }
     try {
       return new SockCollector(opts);
@@ -189,6 +174,23 @@ export class SockCollector {
       const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
       warn(`the socket probe did not load (${(err as Error).message.split('\n')[0]}); using the slower compatible probe`);
       return new SockCollector({ ...opts, objectPath: SOCK_COMPAT_OBJECT });
+    }
+  }
+
+  /** A collector on `path`, or undefined (with a warning, quiet when the object was only built for another
+   * architecture) when it cannot run here and the next probe should be tried. */
+  private static tryObject(opts: SockCollectorOptions, path: string, program: string, what: string, instead: string): SockCollector | undefined {
+    if (!existsSync(path)) return undefined;
+    try {
+      return new SockCollector({ ...opts, objectPath: path });
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message.includes('needs root')) throw err;
+      if (!message.includes(`${program} is not in`)) {
+        const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
+        warn(`${what} is not usable here (${message.split('\n')[0]}); ${instead}`);
+      }
+      return undefined;
     }
   }
 
@@ -204,7 +206,7 @@ export class SockCollector {
     put('payload_max', payload);
     put('filter_pid', this.opts.filterPid ?? 0);
     put('configured', 1);
-    put('count_in_kernel', this.opts.countInKernel ? 1 : 0);
+    if (this.opts.countInKernel) put('count_in_kernel', 1); // (zero as loaded; objects before it lack the field)
     this.obj.map('sock_config').update(Buffer.alloc(4), v);
   }
 

@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import type { L4, Role } from '../model/flow.js';
 import { formatAddrWords } from './ip-format.js';
 import {
-  AF_INET, IPPROTO_TCP, SOCK_SYSCALLS, type SockDirName, type SockKindName, type SockSyscall, type SocketEvent,
+  AF_INET, IPPROTO_TCP, SOCK_SYSCALLS, SockKind, type SockDirName, type SockKindName, type SockSyscall, type SocketEvent,
 } from './sock-event.js';
 
 export interface FieldSpec { offset: number; size: number }
@@ -199,7 +199,7 @@ export class SockRecordView {
   /** Whether this close record carries its socket's kernel-side counters as payload. */
   get closeHasCounts(): boolean {
     const c = this.counts;
-    return c !== undefined && this.payloadLen === c.size && this.kind === 4 /* SockKind.close */;
+    return c !== undefined && this.payloadLen === c.size && this.kind === SockKind.close;
   }
   /** A counter of struct sock_counts (field offset from SockCountsLayout) right after the header. */
   count(field: number): number { return this.u64n(this.layout.size + field); }

@@ -497,6 +497,18 @@ static __always_inline struct sock_scratch *scratch(void)
 	return bpf_map_lookup_elem(&sock_scratch, &zero);
 }
 
+/* A record of the current process on socket sk, started in the per-CPU scratch (process and socket
+ * filled in); NULL when the scratch is not there. */
+static __always_inline struct sock_scratch *start_record(struct sock *sk)
+{
+	struct sock_scratch *s = scratch();
+	if (!s)
+		return NULL;
+	fill_process(&s->ev);
+	fill_sock(&s->ev, sk);
+	return s;
+}
+
 /* sock_id (see the header comment) of a socket, without filling a record. */
 static __always_inline __u64 sock_id_of(struct sock *skp)
 {
@@ -618,12 +630,10 @@ static __always_inline int record_exit(struct sock_args a, long ret)
 		bpf_map_update_elem(&sock_roles, &key, &role, BPF_ANY);
 	}
 
-	struct sock_scratch *s = scratch();
+	struct sock_scratch *s = start_record(sk);
 	if (!s)
 		return 0;
 	struct sock_event *e = &s->ev;
-	fill_process(e);
-	fill_sock(e, sk);
 	e->ret = ret;
 	e->fd = a.kind == SOCK_KIND_ACCEPT ? (__u32)ret : a.fd;
 	e->kind = a.kind;
@@ -741,12 +751,10 @@ static __always_inline int on_close(__u32 fd)
 	struct sock *sk = fd_to_sock(fd);
 	if (!sk || !sock_traced(sk))
 		return 0;
-	struct sock_scratch *s = scratch();
+	struct sock_scratch *s = start_record(sk);
 	if (!s)
 		return 0;
 	struct sock_event *e = &s->ev;
-	fill_process(e);
-	fill_sock(e, sk);
 	e->ret = 0;
 	e->bytes = 0;
 	e->fd = fd;

@@ -57,12 +57,10 @@ static __always_inline int on_length(struct sock *skp, int ret, int flags, __u8 
 	__u8 syscall = current_syscall(dir, &addr, &msg);
 	if (tcp && ret >= 0 && count_data(skp, tgid, dir, ret, syscall))
 		return 0;
-	struct sock_scratch *s = scratch();
+	struct sock_scratch *s = start_record(skp);
 	if (!s)
 		return 0;
 	struct sock_event *e = &s->ev;
-	fill_process(e);
-	fill_sock(e, skp);
 	e->ret = ret;
 	e->bytes = ret > 0 ? ret : 0;
 	e->fd = 0; /* not known below the syscall layer */

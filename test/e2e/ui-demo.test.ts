@@ -193,13 +193,21 @@ describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
     // over the stored requests raise it; the root-cause page shows the ranking of its incident
     interface Inc { report: { id: string; timeline: { what: string }[] }; rca: { faultyInterface: string; chains: string[][] }; focus?: { service?: string; from?: string; to?: string } }
     let seen: Inc[] = [];
+    let source = '';
+    const injectedAt = Date.now();
     const inc = await waitFor('an incident with a latency alert on orders -> payment', async () => {
-      seen = (await json<{ incidents: Inc[] }>('/api/rca?from=now-5m')).incidents;
+      const r = await json<{ incidents: Inc[]; source: string }>('/api/rca?from=now-5m');
+      seen = r.incidents;
+      source = r.source;
       return seen.find((i) => i.report.timeline.some((e) => /orders -> payment: latency up/.test(e.what)));
-    }, 45_000).catch((e) => {
-      throw new Error(`${(e as Error).message}; incidents: ${JSON.stringify(seen.map((i) => [i.rca.faultyInterface, i.report.timeline.map((x) => x.what).slice(0, 6)]))}`);
+    }, 60_000).catch(async (e) => {
+      // what the detectors had to judge: the edge's calls per 5 s since before the fault, and the fault itself
+      const red = await json<{ series: { t: number; count: number; errors?: number; p90?: number }[] }>('/api/red?from=now-3m&from_service=orders&to_service=payment&step=5').catch((x) => ({ series: [], error: String(x) }));
+      const series = red.series.map((p) => `${Math.round((p.t - injectedAt) / 1000)}s:${p.count}/${p.errors ?? 0}/${p.p90 ?? '-'}`).join(' ');
+      const faults = await json<unknown>('/api/inject').catch((x) => String(x));
+      throw new Error(`${(e as Error).message}; ${source}; incidents: ${JSON.stringify(seen.map((i) => [i.rca.faultyInterface, i.report.timeline.map((x) => x.what).slice(0, 6)]))}; orders -> payment (t from injection: calls/errors/p90 ms): ${series}; faults: ${JSON.stringify(faults)}; agent output (tail): ${out.slice(-1500)}`);
     });
-    console.log(`# incident ${inc.report.id}: root cause ${inc.rca.faultyInterface}; chains ${JSON.stringify(inc.rca.chains)}`);
+    console.log(`# incident ${inc.report.id} ${((Date.now() - injectedAt) / 1000).toFixed(1)} s after the injection: root cause ${inc.rca.faultyInterface}; chains ${JSON.stringify(inc.rca.chains)}`);
     await page.goto(`${api}/#/rca`);
     await page.locator('.incident', { hasText: inc.report.id }).click();
     await page.waitForSelector(`.incident.sel:has-text("${inc.report.id}")`);

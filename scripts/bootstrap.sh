@@ -23,6 +23,8 @@ test_pkgs=(nginx-light redis-server postgresql wrk curl socat iputils-ping ncat 
 test_pkgs+=(clickhouse-server chromium prometheus)
 # protocol parser tests (issue 4): a real MySQL-protocol server and client
 test_pkgs+=(mariadb-server mariadb-client)
+# threaded call-chain test (issue 4): the Python clients of redis and postgres a threaded tier uses
+test_pkgs+=(python3-redis python3-psycopg2)
 # block-IO latency reference (issue 5)
 test_pkgs+=(fio)
 

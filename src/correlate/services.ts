@@ -1,8 +1,8 @@
 // Service identity: which service a process is (config mapping > cgroup > interpreter script > exe > comm),
 // which service owns an endpoint (learned from the sockets we see: listening ends and client ends), and how
 // to name peers we never see as processes (DNS name from parsed DNS answers, else the IP).
-import { readFileSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Endpoint } from '../model/flow.js';
 
 export interface ProcessInfo {
@@ -46,11 +46,34 @@ export function readProcProcess(pid: number, comm: string): ProcessInfo | undefi
     return undefined; // the process is gone: the caller falls back to comm
   }
   try { info.exe = readlinkSync(`/proc/${pid}/exe`); } catch { /* kernel thread or no permission */ }
+  if (info.exe) info.exe = startedAs(pid, info.exe) ?? info.exe;
   try {
     const v2 = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
     if (v2) info.cgroup = v2.slice(3).trim();
   } catch { /* no cgroup file */ }
   return info;
+}
+
+/**
+ * The path a multi-call binary was started by, when it was started through a symlink beside it
+ * (redis-server -> redis-check-rdb, busybox applets): the exe link names the target, the process name
+ * (comm) keeps the name it was started by, and that is the name operators know it by.
+ */
+function startedAs(pid: number, exe: string): string | undefined {
+  let comm: string;
+  try {
+    comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const base = basename(exe);
+  if (!comm || comm.includes('/') || base.startsWith(comm) || exe.endsWith(' (deleted)')) return undefined; // (comm is cut at 15 bytes)
+  const root = `/proc/${pid}/root`; // the process's own filesystem view (containers)
+  try {
+    return realpathSync(`${root}${dirname(exe)}/${comm}`) === realpathSync(`${root}${exe}`) ? `${dirname(exe)}/${comm}` : undefined;
+  } catch {
+    return undefined; // no such name beside it: comm was set by the program (prctl), not by exec
+  }
 }
 
 /** A name from the cgroup path: container ids, systemd units, or the leaf of a hand-made tree. */

@@ -2,7 +2,8 @@
 // sockets; external peers named by DNS answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync, copyFileSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceResolver, readProcProcess, serviceFromCgroup, serviceFromCmdline } from '../../src/correlate/services.js';
@@ -60,6 +61,30 @@ test('reads a live process from /proc (this one)', () => {
   assert.ok(me.cmdline!.length > 0);
   assert.match(me.exe!, /node/);
   assert.equal(readProcProcess(2 ** 22 + 12345, 'x'), undefined);
+});
+
+test('a multi-call binary is named by the symlink it was started through (redis-server -> redis-check-rdb)', async () => {
+  // a copy of sleep plus a symlink beside it, as Debian ships redis-server; and a plain start of the copy
+  const dir = mkdtempSync(join(tmpdir(), 'fl-alias-'));
+  const started: import('node:child_process').ChildProcess[] = [];
+  try {
+    copyFileSync('/bin/sleep', join(dir, 'fl-multicall'));
+    symlinkSync('fl-multicall', join(dir, 'fl-applet'));
+    const viaLink = spawn(join(dir, 'fl-applet'), ['30']);
+    const direct = spawn(join(dir, 'fl-multicall'), ['30']);
+    const bySymlinkElsewhere = spawn('bash', ['-c', `exec -a renamed ${join(dir, 'fl-multicall')} 30`]); // argv[0] alone changes nothing
+    started.push(viaLink, direct, bySymlinkElsewhere);
+    await new Promise((r) => setTimeout(r, 200));
+    const r = new ServiceResolver();
+    const name = (pid: number) => r.identify(readProcProcess(pid, '')!).name;
+    assert.equal(name(viaLink.pid!), 'fl-applet');
+    assert.equal(readProcProcess(viaLink.pid!, '')!.exe, join(dir, 'fl-applet'));
+    assert.equal(name(direct.pid!), 'fl-multicall');
+    assert.equal(name(bySymlinkElsewhere.pid!), 'fl-multicall');
+  } finally {
+    for (const c of started) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('service map files: a list or {services: [...]}, validated with a clear error', () => {

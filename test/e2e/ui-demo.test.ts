@@ -191,7 +191,7 @@ describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
 
     // orders -> payment latency jumps (each lost segment costs >= one 200 ms RTO): the detectors running
     // over the stored requests raise it; the root-cause page shows the ranking of its incident
-    interface Inc { report: { id: string; timeline: { what: string }[] }; rca: { faultyInterface: string; chains: string[][] }; focus?: { service?: string; from?: string; to?: string } }
+    interface Inc { report: { id: string; start: number; detectedAfterS: number; timeline: { t: number; what: string }[] }; rca: { faultyInterface: string; chains: string[][] }; focus?: { service?: string; from?: string; to?: string } }
     let seen: Inc[] = [];
     let source = '';
     const injectedAt = Date.now();
@@ -207,7 +207,8 @@ describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
       const faults = await json<unknown>('/api/inject').catch((x) => String(x));
       throw new Error(`${(e as Error).message}; ${source}; incidents: ${JSON.stringify(seen.map((i) => [i.rca.faultyInterface, i.report.timeline.map((x) => x.what).slice(0, 6)]))}; orders -> payment (t from injection: calls/errors/p90 ms): ${series}; faults: ${JSON.stringify(faults)}; agent output (tail): ${out.slice(-1500)}`);
     });
-    console.log(`# incident ${inc.report.id} ${((Date.now() - injectedAt) / 1000).toFixed(1)} s after the injection: root cause ${inc.rca.faultyInterface}; chains ${JSON.stringify(inc.rca.chains)}`);
+    const onset = inc.report.timeline.find((e) => /orders -> payment: latency up/.test(e.what))!.t;
+    console.log(`# incident ${inc.report.id} served ${((Date.now() - injectedAt) / 1000).toFixed(1)} s after the injection (latency onset at +${((onset - injectedAt) / 1000).toFixed(1)} s, raised ${inc.report.detectedAfterS.toFixed(1)} s after the incident's start at +${((inc.report.start - injectedAt) / 1000).toFixed(1)} s): root cause ${inc.rca.faultyInterface}; chains ${JSON.stringify(inc.rca.chains)}`);
     await page.goto(`${api}/#/rca`);
     await page.locator('.incident', { hasText: inc.report.id }).click();
     await page.waitForSelector(`.incident.sel:has-text("${inc.report.id}")`);
@@ -227,7 +228,8 @@ describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
     // the timeline: the fault event and the latency alerts with their evidence
     await page.goto(`${api}/#/findings`);
     await page.waitForSelector('article.event.alert');
-    const card = page.locator('article.event.alert', { hasText: 'orders -> payment' }).filter({ has: page.locator('.evidence', { hasText: 'baseline' }) }).first();
+    // the edge's latency alert (the live agent may also have raised others on it first: retransmits, errors)
+    const card = page.locator('article.event.alert', { hasText: 'orders -> payment' }).filter({ has: page.locator('.evidence', { hasText: /signal\s*latency.*baseline/s }) }).first();
     const text = (await card.textContent())!;
     assert.match(text, /signal\s*latency/);
     const [, base, peak] = /baseline\s*([\d.]+).*peak\s*([\d.]+)/s.exec(text) ?? [];

@@ -66,9 +66,14 @@ export function evaluateRecording(rec: Recording): RunResult {
   const base: RunResult = { ...(effective !== undefined ? { effective } : {}), file: rec.file, scenario: truth?.scenario ?? String(rec.meta.scenario ?? '?'), detected: false, falseAlarmsBefore: 0, top: [], baroTop: [], faultFree: !truth || truth.kind === 'none', warnings: 0 };
   if (!truth) return base;
   if (truth.kind === 'none') {
-    const ts = rec.points.map((x) => x.t);
-    const hours = (Math.max(...ts) - Math.min(...ts)) / 3_600_000;
-    return { ...base, falseIncidents: p.incidents.length, hours, top: p.incidents.map((i) => i.alerts[0]!.title) };
+    // (points are in time order: a spread of an hour's points would overflow the stack)
+    const hours = rec.points.length ? (rec.points[rec.points.length - 1]!.t - rec.points[0]!.t) / 3_600_000 : 0;
+    // the load generator winds down before truth.end (its last requests drain) and the recorder writes a
+    // few more seconds: every rate then drops to 0 by design, so incidents raised in the windows that hold
+    // the load's end (one window + the emit lag before truth.end, ~9 s of an hour) are not counted
+    const windowMs = Number(rec.meta.windowS ?? 5) * 1000;
+    const raised = p.incidents.filter((i) => i.raisedT <= truth.end - windowMs - lagMs);
+    return { ...base, falseIncidents: raised.length, hours, top: raised.map((i) => i.alerts[0]!.title) };
   }
   const windowEnd = truth.end + 10_000;
   // Detection: the first in-progress alert raised while the fault was on (an incident opened earlier by

@@ -15,6 +15,7 @@ import type { Flow } from '../model/flow.js';
 import type { Row } from '../store/types.js';
 import { LiveFaultMonitor, type LiveMonitorOptions } from '../rca/live-monitor.js';
 import { alertToRow } from './alert-rows.js';
+import { TcpSampleRows } from './tcp-sample-rows.js';
 
 /** Where the agent's records go. Calls may be async (a remote POST); ticks never overlap them. */
 export interface AgentSink {
@@ -25,6 +26,8 @@ export interface AgentSink {
   findings?(host: string, rows: Row[]): void | Promise<void>;
   /** Early-warning / in-progress / resolved alerts of the live fault monitor, as `alerts` rows. */
   alerts?(host: string, rows: Row[]): void | Promise<void>;
+  /** Periodic TCP state of the connections that moved (src/cli/tcp-sample-rows.ts), as `tcp_samples` rows. */
+  tcpSamples?(host: string, rows: Row[]): void | Promise<void>;
 }
 
 /** A finding as a `findings` row: a new row each time it is (re)reported, the newest wins per id. */
@@ -104,6 +107,8 @@ export function startAgent(opts: AgentOptions): RunningAgent {
   let apm: ApmCapture | undefined;
   let collector: SockCollector;
   let pendingAlerts: Row[] = [];
+  let pendingTcpSamples: Row[] = [];
+  const tcpSamples = new TcpSampleRows();
   const monitor = opts.apm !== false && opts.sink.alerts && opts.alerting !== false
     ? new LiveFaultMonitor({
       listenerService: (l) => apm?.pipeline.tracker.services.ofProcess(l.pid, l.comm, l.local.port),
@@ -135,7 +140,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       onWarning: warn,
     });
   }
-  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, findingsShipped: 0, alertsShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
+  const st = { ticks: 0, flowsShipped: 0, requestsShipped: 0, findingsShipped: 0, alertsShipped: 0, tcpSamplesShipped: 0, shipErrors: 0, lastShipError: undefined as string | undefined };
   let shipping: Promise<void> = Promise.resolve();
 
   // The TCP diagnosers over the APM capture's TCP collector (its table is read anyway for the
@@ -153,6 +158,10 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       const listeners = tcp.readListeners();
       const { findings } = diagnosis.tick(nowNs, conns, listeners);
       tcpRead = { conns, listeners };
+      if (opts.sink.tcpSamples) {
+        const drops = conns.some((c) => c.drops > 0) ? tcp.readDrops() : [];
+        for (const row of tcpSamples.rows(conns, nowNs, wallOffset, drops)) pendingTcpSamples.push(row);
+      }
       for (const f of findings) {
         if (lastReported.get(f.id) === f.severity) continue;
         lastReported.set(f.id, f.severity);
@@ -203,8 +212,10 @@ export function startAgent(opts: AgentOptions): RunningAgent {
     pendingFindings = [];
     const alerts = pendingAlerts;
     pendingAlerts = [];
+    const samples = pendingTcpSamples;
+    pendingTcpSamples = [];
     st.ticks++;
-    if (!flows.length && !requests.length && !findings.length && !alerts.length) return shipping;
+    if (!flows.length && !requests.length && !findings.length && !alerts.length && !samples.length) return shipping;
     busy = true;
     shipping = Promise.resolve()
       .then(async () => {
@@ -212,6 +223,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
         if (requests.length) await opts.sink.requests!(opts.host, requests);
         if (findings.length) await opts.sink.findings!(opts.host, findings);
         if (alerts.length) await opts.sink.alerts!(opts.host, alerts);
+        if (samples.length) await opts.sink.tcpSamples!(opts.host, samples);
       })
       .then(
         () => {
@@ -219,6 +231,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
           st.requestsShipped += requests.length;
           st.findingsShipped += findings.length;
           st.alertsShipped += alerts.length;
+          st.tcpSamplesShipped += samples.length;
         },
         (e: Error) => {
           st.shipErrors++;
@@ -291,6 +304,9 @@ export function remoteSink(serverUrl: string, token?: string): AgentSink {
     },
     async alerts(host, rows) {
       await post({ host, alerts: rows });
+    },
+    async tcpSamples(host, rows) {
+      await post({ host, tcp_samples: rows });
     },
   };
 }

@@ -165,6 +165,12 @@ describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
     await page.waitForSelector('#ch-rtt svg');
     assert.match((await page.textContent('#facts'))!, /:8084/);
     assert.ok((await page.locator('#ch-rtt svg path[stroke]').first().getAttribute('d'))!.length > 3, 'an RTT curve');
+    // and from the agent's periodic TCP samples: srtt and rtt-var, windows, cwnd of both ends over time
+    await page.waitForSelector('#ch-p-rtt svg path[stroke]');
+    const curves = await page.locator('#ch-p-rtt svg path[stroke]').evaluateAll((ps) => ps.filter((p) => (p.getAttribute('d') ?? '').length > 3).length);
+    assert.ok(curves >= 2, `srtt and rtt-var curves from the periodic samples: ${curves}`);
+    assert.ok((await page.locator('#ch-p-wnd svg path[stroke]').first().getAttribute('d'))!.length > 3, 'a receive-window curve');
+    assert.match((await page.textContent('#gaps'))!, /[1-9]\d* stored periodic TCP samples/);
     await shot('demo-connection');
   });
 

@@ -50,6 +50,7 @@ export function register(program: Command): void {
           requests: (host, rows) => platform.server.ingestor.ingest(host, [], { requests: rows }).durable,
           findings: (host, rows) => platform.server.ingestor.ingest(host, [], { findings: rows }).durable,
           alerts: (host, rows) => platform.server.ingestor.ingest(host, [], { alerts: rows }).durable,
+          tcpSamples: (host, rows) => platform.server.ingestor.ingest(host, [], { tcp_samples: rows }).durable,
         },
       });
       if (agent.red) platform.server.metrics.add(redCollector(agent.red));

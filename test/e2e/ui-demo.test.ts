@@ -49,7 +49,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: nu
 
 interface SvcEdge { from: string; to: string; count: number; p90: number }
 
-describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
+describe('web UI on the live demo', { skip, timeout: 280_000 }, () => {
   let up: ChildProcess | undefined;
   let out = '';
   let api = '';
@@ -175,12 +175,16 @@ describe('web UI on the live demo', { skip, timeout: 150_000 }, () => {
   });
 
   it('injection panel: loss between orders and payment raises an incident; root cause page and timeline show it; stop', async () => {
-    // the anomaly detectors learn a baseline first (20 one-second samples from the first call on an edge)
-    await waitFor('25 s of orders -> payment calls before the fault', async () => {
+    // the anomaly detectors learn a baseline first: 20 judged one-second samples, each a 5-s window of at
+    // least 5 calls. At ~1 order a second (a slow CI machine) 25 s of calls were not enough (a CI run saw
+    // latency go from 0.2 ms to 0.5-6.6 s and no alert: the baseline was still learning), so wait for
+    // 45 s of calls and 45 calls
+    await waitFor('45 s and 45 orders -> payment calls before the fault', async () => {
       const r = await json<{ series: { t: number; count: number }[] }>('/api/red?from=now-3m&from_service=orders&to_service=payment&step=1');
       const first = r.series.find((p) => p.count > 0);
-      return first && Date.now() - first.t >= 25_000 ? true : undefined;
-    }, 40_000);
+      const calls = r.series.reduce((a, p) => a + p.count, 0);
+      return first && Date.now() - first.t >= 45_000 && calls >= 45 ? true : undefined;
+    }, 90_000);
     await page.goto(`${api}/#/inject`);
     await page.waitForSelector('#active .empty, #active table');
     await page.selectOption('select[name=kind]', 'loss');

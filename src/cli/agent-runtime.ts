@@ -13,6 +13,7 @@ import type { Finding } from '../model/finding.js';
 import type { TcpConnSample, TcpEvent, TcpListenerSample } from '../model/tcp.js';
 import type { Flow } from '../model/flow.js';
 import type { Row } from '../store/types.js';
+import type { Ingestor } from '../server/ingest.js';
 import { LiveFaultMonitor, type LiveMonitorOptions } from '../rca/live-monitor.js';
 import { alertToRow } from './alert-rows.js';
 import { TcpSampleRows } from './tcp-sample-rows.js';
@@ -158,10 +159,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       const listeners = tcp.readListeners();
       const { findings } = diagnosis.tick(nowNs, conns, listeners);
       tcpRead = { conns, listeners };
-      if (opts.sink.tcpSamples) {
-        const drops = conns.some((c) => c.drops > 0) ? tcp.readDrops() : [];
-        for (const row of tcpSamples.rows(conns, nowNs, wallOffset, drops)) pendingTcpSamples.push(row);
-      }
+      if (opts.sink.tcpSamples) for (const row of tcpSamples.rows(conns, nowNs, wallOffset, () => tcp.readDrops())) pendingTcpSamples.push(row);
       for (const f of findings) {
         if (lastReported.get(f.id) === f.severity) continue;
         lastReported.set(f.id, f.severity);
@@ -276,6 +274,17 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       })();
       return closed;
     },
+  };
+}
+
+/** A sink into this process's server (`faultlens up`): every table the agent produces, durable when written. */
+export function localSink(ingestor: Ingestor): AgentSink {
+  return {
+    flows: (host, flows) => ingestor.ingestFlows(host, flows).durable,
+    requests: (host, rows) => ingestor.ingest(host, [], { requests: rows }).durable,
+    findings: (host, rows) => ingestor.ingest(host, [], { findings: rows }).durable,
+    alerts: (host, rows) => ingestor.ingest(host, [], { alerts: rows }).durable,
+    tcpSamples: (host, rows) => ingestor.ingest(host, [], { tcp_samples: rows }).durable,
   };
 }
 

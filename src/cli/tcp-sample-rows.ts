@@ -27,13 +27,8 @@ export class TcpSampleRows {
   ) {}
 
   /** Rows for this tick's table read (`conns`, read at monotonic `nowNs`); wall clock = mono + offset.
-   *  `drops`: the kernel's drop counts per socket and reason, when read. */
-  rows(conns: readonly TcpConnSample[], nowNs: bigint, monoToWallNs: bigint, drops: readonly TcpDropCount[] = []): Row[] {
-    const reasons = new Map<bigint, Record<string, number>>();
-    for (const d of drops) {
-      const r = reasons.get(d.sockId) ?? reasons.set(d.sockId, {}).get(d.sockId)!;
-      r[d.reasonName] = (r[d.reasonName] ?? 0) + d.count;
-    }
+   *  `readDrops`: the kernel's drop counts per socket and reason, read only when a row has drops to name. */
+  rows(conns: readonly TcpConnSample[], nowNs: bigint, monoToWallNs: bigint, readDrops: () => readonly TcpDropCount[] = () => []): Row[] {
     const due: { c: TcpConnSample; rank: number; waitedNs: bigint }[] = [];
     const present = new Set<bigint>();
     for (const c of conns) {
@@ -48,7 +43,15 @@ export class TcpSampleRows {
     // connections the collector no longer lists (closed and pruned) are forgotten
     for (const k of this.seen.keys()) if (!present.has(k)) this.seen.delete(k);
     due.sort((a, b) => a.rank - b.rank || (a.waitedNs > b.waitedNs ? -1 : a.waitedNs < b.waitedNs ? 1 : 0));
-    return due.slice(0, this.maxPerTick).map(({ c }) => {
+    const chosen = due.slice(0, this.maxPerTick);
+    const reasons = new Map<bigint, Record<string, number>>();
+    if (chosen.some(({ c }) => c.drops > 0)) {
+      for (const d of readDrops()) {
+        const r = reasons.get(d.sockId) ?? reasons.set(d.sockId, {}).get(d.sockId)!;
+        r[d.reasonName] = (r[d.reasonName] ?? 0) + d.count;
+      }
+    }
+    return chosen.map(({ c }) => {
       this.seen.set(c.sockId, { atNs: nowNs, lastNs: c.lastNs, state: c.state, retrans: c.totalRetrans, drops: c.drops });
       return tcpSampleToRow(c, monoToWallNs, reasons.get(c.sockId));
     });

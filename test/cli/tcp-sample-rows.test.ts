@@ -40,3 +40,21 @@ test('over the cap, connections with new retransmits or drops go first, then new
   const later = [1, 2, 3, 4].map((i) => conn(i, { lastNs: 9n, totalRetrans: i === 2 ? 3 : 0 }));
   assert.deepEqual(s.rows(later, 14n * S, 0n).map((r) => Number(r.cookie)), [4, 1], 'the new one, then the longest unsampled');
 });
+
+test('drop reasons are read only when a row has drops to name, and summed per reason', () => {
+  const s = new TcpSampleRows(S, 100);
+  let reads = 0;
+  const readDrops = () => {
+    reads++;
+    return [
+      { sockId: 2n, reason: 1, reasonName: 'TCP_ZEROWINDOW', pid: 1, netns: 1, lport: 1, rport: 2, count: 3 },
+      { sockId: 2n, reason: 1, reasonName: 'TCP_ZEROWINDOW', pid: 1, netns: 1, lport: 1, rport: 2, count: 2 },
+      { sockId: 2n, reason: 2, reasonName: 'TCP_OFOMERGE', pid: 1, netns: 1, lport: 1, rport: 2, count: 1 },
+    ];
+  };
+  s.rows([conn(1)], 10n * S, 0n, readDrops);
+  assert.equal(reads, 0, 'no drops: the drop map is not read');
+  const [row] = s.rows([conn(2, { drops: 6 })], 10n * S, 0n, readDrops);
+  assert.equal(reads, 1);
+  assert.deepEqual((row!.data as { dropReasons: unknown }).dropReasons, { TCP_ZEROWINDOW: 5, TCP_OFOMERGE: 1 });
+});

@@ -5,14 +5,10 @@
 // store within 15 s after it (the RED series are emitted 2 s late here, the detector needs 2 of 3 samples).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withNetnsPair } from '../helpers/netns.js';
-import { openStore } from '../../src/store/index.js';
-import { startServer } from '../../src/server/index.js';
-import { remoteSink, startAgent } from '../../src/cli/agent-runtime.js';
+import { storedRows, withAgentServer } from '../helpers/agent-server.js';
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 const PORT = 8099;
@@ -43,64 +39,47 @@ while True:
 interface AlertData { entity: string; signal: string; tense: string; onsetT: number; raisedT: number; storedMs: number }
 
 test('an injected slowdown raises an in-progress alert in the server\'s store within seconds, none before', { skip: root ? false : 'needs root (eBPF, network namespaces)', timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fl-alerts-'));
-  const flag = join(dir, 'slow');
-  writeFileSync(join(dir, 'flslowsrv.py'), SERVER);
-  writeFileSync(join(dir, 'flloadclient.py'), CLIENT);
-  const store = await openStore('duckdb::memory:', { retentionHours: 0 });
-  const srv = await startServer({ store, port: 0 });
-  let agent: ReturnType<typeof startAgent> | undefined;
-  try {
-    await withNetnsPair(async ({ a, b }) => {
-      const server = a.spawn('python3', [join(dir, 'flslowsrv.py'), flag, a.ip4], { stdio: 'ignore' });
-      const warnings: string[] = [];
-      agent = startAgent({
-        host: 'e2e-alerts', intervalMs: 1000, onWarning: (m) => warnings.push(m),
-        sink: remoteSink(`http://127.0.0.1:${srv.port}`),
-        alerting: { lagS: 2, detector: { warmup: 10 } },
-      });
-      await new Promise((r) => setTimeout(r, 500));
-      const client = b.spawn('python3', [join(dir, 'flloadclient.py'), a.ip4], { stdio: 'ignore' });
-      try {
-        const ours = async (): Promise<AlertData[]> => {
-          const rows = await store.list('alerts', { fromNs: 0n, toNs: BigInt(Date.now() + 60_000) * 1_000_000n, limit: 10_000 });
-          // storedMs: the row's timestamp, the wall-clock time the agent raised it (raisedT is series time)
-          return rows.map((r) => ({ ...((typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as AlertData), storedMs: Number(BigInt(String(r.ts_ns)) / 1_000_000n) }))
-            .filter((d) => d.entity.endsWith('|GET /work') && d.tense !== 'early-warning');
-        };
-        // baseline: warm-up (10 judged samples) + window + lag, all healthy
-        await new Promise((r) => setTimeout(r, 20_000));
-        const before = await ours();
-        assert.deepEqual(before, [], `no alert on the healthy endpoint: ${JSON.stringify(before)}`);
-        const onset = Date.now();
-        writeFileSync(flag, '1');
-        let found: AlertData | undefined;
-        while (!found && Date.now() - onset < 20_000) {
-          await new Promise((r) => setTimeout(r, 500));
-          found = (await ours()).find((d) => d.tense === 'in-progress' && d.signal === 'latency');
-        }
-        const stats = agent!.stats();
-        assert.ok(found, `an in-progress latency alert on GET /work was stored (agent: ${stats.requestsShipped} requests, ${stats.alertsShipped} alert rows shipped; ${warnings.slice(0, 3).join('; ')})`);
-        const early = (await ours()).filter((d) => d.raisedT < onset);
-        assert.deepEqual(early, [], 'no alert about the time before the onset (series time)');
-        const after = found.storedMs - onset;
-        assert.ok(found.storedMs > onset, `raised ${after} ms after the onset: not before it`);
-        assert.ok(after <= 15_000, `raised ${after} ms after the onset`);
-        assert.ok(found.onsetT >= onset - 1500 && found.onsetT - onset <= 3000, `onset estimate ${found.onsetT - onset} ms off`);
-        console.log(`# in-progress alert raised ${after} ms after the onset (wall clock; series time ${found.raisedT - onset} ms, onset estimate ${found.onsetT - onset} ms)`);
-      } finally {
-        client.kill('SIGKILL');
-        server.kill('SIGKILL');
-        await agent?.close();
-        agent = undefined;
-      }
+  await withAgentServer({ 'flslowsrv.py': SERVER, 'flloadclient.py': CLIENT }, async ({ a, b, dir, store, startAgent }) => {
+    const flag = join(dir, 'slow');
+    const server = a.spawn('python3', [join(dir, 'flslowsrv.py'), flag, a.ip4], { stdio: 'ignore' });
+    const warnings: string[] = [];
+    const agent = startAgent({
+      host: 'e2e-alerts', intervalMs: 1000, onWarning: (m) => warnings.push(m),
+      alerting: { lagS: 2, detector: { warmup: 10 } },
     });
-  } finally {
-    await agent?.close();
-    await srv.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    await new Promise((r) => setTimeout(r, 500));
+    const client = b.spawn('python3', [join(dir, 'flloadclient.py'), a.ip4], { stdio: 'ignore' });
+    try {
+      const ours = async (): Promise<AlertData[]> => {
+        // storedMs: the row's timestamp, the wall-clock time the agent raised it (raisedT is series time)
+        return (await storedRows<AlertData>(store, 'alerts')).map(({ data, storedMs }) => ({ ...data, storedMs }))
+          .filter((d) => d.entity.endsWith('|GET /work') && d.tense !== 'early-warning');
+      };
+      // baseline: warm-up (10 judged samples) + window + lag, all healthy
+      await new Promise((r) => setTimeout(r, 20_000));
+      const before = await ours();
+      assert.deepEqual(before, [], `no alert on the healthy endpoint: ${JSON.stringify(before)}`);
+      const onset = Date.now();
+      writeFileSync(flag, '1');
+      let found: AlertData | undefined;
+      while (!found && Date.now() - onset < 20_000) {
+        await new Promise((r) => setTimeout(r, 500));
+        found = (await ours()).find((d) => d.tense === 'in-progress' && d.signal === 'latency');
+      }
+      const stats = agent.stats();
+      assert.ok(found, `an in-progress latency alert on GET /work was stored (agent: ${stats.requestsShipped} requests, ${stats.alertsShipped} alert rows shipped; ${warnings.slice(0, 3).join('; ')})`);
+      const early = (await ours()).filter((d) => d.raisedT < onset);
+      assert.deepEqual(early, [], 'no alert about the time before the onset (series time)');
+      const after = found.storedMs - onset;
+      assert.ok(found.storedMs > onset, `raised ${after} ms after the onset: not before it`);
+      assert.ok(after <= 15_000, `raised ${after} ms after the onset`);
+      assert.ok(found.onsetT >= onset - 1500 && found.onsetT - onset <= 3000, `onset estimate ${found.onsetT - onset} ms off`);
+      console.log(`# in-progress alert raised ${after} ms after the onset (wall clock; series time ${found.raisedT - onset} ms, onset estimate ${found.onsetT - onset} ms)`);
+    } finally {
+      client.kill('SIGKILL');
+      server.kill('SIGKILL');
+    }
+  });
 });
 
 // The early-warning tense live: a listener (backlog 40) that never accepts, clients connecting one every
@@ -136,60 +115,45 @@ function listenOverflows(ns: string): number {
 }
 
 test('a filling accept queue: the agent stores an early warning with a predicted time before the first overflow', { skip: root ? false : 'needs root (eBPF, network namespaces)', timeout: 150_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fl-alerts-'));
-  writeFileSync(join(dir, 'fllistener.py'), LISTENER);
-  writeFileSync(join(dir, 'flconnector.py'), CONNECTOR);
-  const store = await openStore('duckdb::memory:', { retentionHours: 0 });
-  const srv = await startServer({ store, port: 0 });
-  let agent: ReturnType<typeof startAgent> | undefined;
-  try {
-    await withNetnsPair(async ({ a, b }) => {
-      // the agent first: the TCP collector tracks the listener from its listen() on
-      const tStart = Date.now();
-      agent = startAgent({ host: 'e2e-queue', intervalMs: 500, onWarning: () => {}, sink: remoteSink(`http://127.0.0.1:${srv.port}`), alerting: { warningEveryMs: 0 } });
-      console.log(`# agent up in ${Date.now() - tStart} ms`);
-      await new Promise((r) => setTimeout(r, 1000));
-      const listener = a.spawn('python3', [join(dir, 'fllistener.py'), a.ip4], { stdio: ['ignore', 'pipe', 'ignore'] });
-      await new Promise<void>((resolve, reject) => {
-        listener.stdout!.once('data', () => resolve());
-        listener.once('exit', (c) => reject(new Error(`listener exited ${c}`)));
-      });
-      const base = listenOverflows(a.name);
-      const t0 = Date.now();
-      const connector = b.spawn('python3', [join(dir, 'flconnector.py'), a.ip4], { stdio: 'ignore' });
-      try {
-        let firstOverflowT: number | undefined;
-        while (firstOverflowT === undefined && Date.now() - t0 < 45_000) {
-          await new Promise((r) => setTimeout(r, 100));
-          if (listenOverflows(a.name) > base) firstOverflowT = Date.now();
-        }
-        assert.ok(firstOverflowT, 'the accept queue overflowed (the kernel counted ListenOverflows)');
-        await new Promise((r) => setTimeout(r, 1500)); // rows raised before the overflow may still be in flight
-        const rows = await store.list('alerts', { fromNs: 0n, toNs: BigInt(Date.now() + 60_000) * 1_000_000n, limit: 10_000 });
-        const warnings = rows
-          .map((r) => ({ ...((typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as { entity: string; signal: string; tense: string; predictedCrossT?: number; value: number }), storedMs: Number(BigInt(String(r.ts_ns)) / 1_000_000n) }))
-          .filter((d) => d.tense === 'early-warning' && d.signal === 'listen_queue' && d.entity === 'resource:listen-queue@fllistener')
-          .sort((x, y) => x.storedMs - y.storedMs);
-        const st = agent!.stats();
-        assert.ok(warnings.length > 0, `an early warning on the listener's queue was stored (overflow at +${firstOverflowT - t0} ms; agent ticks ${st.ticks}, alert rows shipped ${st.alertsShipped}; rows: ${rows.map((r) => r.summary).slice(0, 5).join(' | ')})`);
-        const first = warnings[0]!;
-        assert.ok(first.storedMs < firstOverflowT, `warning at +${first.storedMs - t0} ms, first overflow at +${firstOverflowT - t0} ms`);
-        assert.ok(first.predictedCrossT! > first.storedMs, 'the predicted crossing lies ahead of the warning');
-        const lastBefore = warnings.filter((w) => w.storedMs < firstOverflowT!).at(-1)!;
-        const err = Math.abs(lastBefore.predictedCrossT! - firstOverflowT);
-        assert.ok(err < 3000, `predicted full at +${lastBefore.predictedCrossT! - t0} ms, first overflow at +${firstOverflowT - t0} ms`);
-        console.log(`# early warning stored ${firstOverflowT - first.storedMs} ms before the first overflow; newest prediction off by ${err} ms`);
-      } finally {
-        connector.kill('SIGKILL');
-        listener.kill('SIGKILL');
-        await agent?.close();
-        agent = undefined;
-      }
+  await withAgentServer({ 'fllistener.py': LISTENER, 'flconnector.py': CONNECTOR }, async ({ a, b, dir, store, startAgent }) => {
+    // the agent first: the TCP collector tracks the listener from its listen() on
+    const tStart = Date.now();
+    const agent = startAgent({ host: 'e2e-queue', intervalMs: 500, onWarning: () => {}, alerting: { warningEveryMs: 0 } });
+    console.log(`# agent up in ${Date.now() - tStart} ms`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const listener = a.spawn('python3', [join(dir, 'fllistener.py'), a.ip4], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      listener.stdout!.once('data', () => resolve());
+      listener.once('exit', (c) => reject(new Error(`listener exited ${c}`)));
     });
-  } finally {
-    await agent?.close();
-    await srv.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    const base = listenOverflows(a.name);
+    const t0 = Date.now();
+    const connector = b.spawn('python3', [join(dir, 'flconnector.py'), a.ip4], { stdio: 'ignore' });
+    try {
+      let firstOverflowT: number | undefined;
+      while (firstOverflowT === undefined && Date.now() - t0 < 45_000) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (listenOverflows(a.name) > base) firstOverflowT = Date.now();
+      }
+      assert.ok(firstOverflowT, 'the accept queue overflowed (the kernel counted ListenOverflows)');
+      await new Promise((r) => setTimeout(r, 1500)); // rows raised before the overflow may still be in flight
+      const rows = await storedRows<{ entity: string; signal: string; tense: string; predictedCrossT?: number; value: number }>(store, 'alerts');
+      const warnings = rows
+        .map(({ data, storedMs }) => ({ ...data, storedMs }))
+        .filter((d) => d.tense === 'early-warning' && d.signal === 'listen_queue' && d.entity === 'resource:listen-queue@fllistener')
+        .sort((x, y) => x.storedMs - y.storedMs);
+      const st = agent.stats();
+      assert.ok(warnings.length > 0, `an early warning on the listener's queue was stored (overflow at +${firstOverflowT - t0} ms; agent ticks ${st.ticks}, alert rows shipped ${st.alertsShipped}; rows: ${rows.map((r) => r.row.summary).slice(0, 5).join(' | ')})`);
+      const first = warnings[0]!;
+      assert.ok(first.storedMs < firstOverflowT, `warning at +${first.storedMs - t0} ms, first overflow at +${firstOverflowT - t0} ms`);
+      assert.ok(first.predictedCrossT! > first.storedMs, 'the predicted crossing lies ahead of the warning');
+      const lastBefore = warnings.filter((w) => w.storedMs < firstOverflowT!).at(-1)!;
+      const err = Math.abs(lastBefore.predictedCrossT! - firstOverflowT);
+      assert.ok(err < 3000, `predicted full at +${lastBefore.predictedCrossT! - t0} ms, first overflow at +${firstOverflowT - t0} ms`);
+      console.log(`# early warning stored ${firstOverflowT - first.storedMs} ms before the first overflow; newest prediction off by ${err} ms`);
+    } finally {
+      connector.kill('SIGKILL');
+      listener.kill('SIGKILL');
+    }
+  });
 });

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { requireRoot } from '../../collect/sock-collector.js';
 import { redCollector } from '../../correlate/red-metrics.js';
 import { startPlatform } from '../../server/platform.js';
-import { startAgent } from '../agent-runtime.js';
+import { localSink, startAgent } from '../agent-runtime.js';
 import { addPlatformOptions, configFromFlags, untilSignal, type PlatformFlags } from '../platform-flags.js';
 
 interface UpFlags extends PlatformFlags {
@@ -45,13 +45,7 @@ export function register(program: Command): void {
         ...(payloadBytes !== undefined ? { payloadBytes } : {}),
         intervalMs,
         apm: o.apm !== false,
-        sink: {
-          flows: (host, flows) => platform.server.ingestor.ingestFlows(host, flows).durable,
-          requests: (host, rows) => platform.server.ingestor.ingest(host, [], { requests: rows }).durable,
-          findings: (host, rows) => platform.server.ingestor.ingest(host, [], { findings: rows }).durable,
-          alerts: (host, rows) => platform.server.ingestor.ingest(host, [], { alerts: rows }).durable,
-          tcpSamples: (host, rows) => platform.server.ingestor.ingest(host, [], { tcp_samples: rows }).durable,
-        },
+        sink: localSink(platform.server.ingestor),
       });
       if (agent.red) platform.server.metrics.add(redCollector(agent.red));
     } catch (e) {

@@ -554,7 +554,11 @@ static __always_inline void add_counts(struct sock_totals *t, __u8 dir, long ret
 	__u64 bit = 1ULL << (syscall & 63);
 	if (!(t->c.syscalls & bit))
 		__sync_fetch_and_or(&t->c.syscalls, bit);
-	t->c.last_ns = bpf_ktime_get_ns(); /* (the coarse clock is not allowed in tracing programs) */
+	__u64 jiffy = bpf_jiffies64(); /* inlined by the verifier; the coarse clock is not allowed here */
+	if (jiffy != t->c.last_jiffy) {
+		t->c.last_jiffy = jiffy;
+		t->c.last_ns = bpf_ktime_get_ns();
+	}
 	t->c.counted += 1; /* a plain add: a lost increment under a race only blurs a statistic */
 }
 

@@ -21,11 +21,32 @@
 
 #if defined(__TARGET_ARCH_x86)
 
+/* Where a task's saved user registers sit above the base of its kernel stack: the same for every task
+ * of a kernel (THREAD_SIZE less the top padding), so it is learnt from bpf_task_pt_regs once and reused,
+ * sparing a helper call (~20 ns on this hot path) on every send and receive. Two CPUs learning it at
+ * once write the same value. */
+volatile __u64 regs_offset; /* bpf_task_pt_regs(task) - task->stack; 0 until learnt */
+#define REGS_OFFSET_MAX (1 << 20)
+
+static __always_inline struct pt_regs *task_regs(struct task_struct *task)
+{
+	char *stack = task->stack;
+	__u64 off = regs_offset;
+	if (!off) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		off = (char *)regs - stack; /* pointer - pointer: a number (root programs may) */
+		if (off == 0 || off > REGS_OFFSET_MAX)
+			return regs; /* not a layout we know: ask every time */
+		regs_offset = off;
+	}
+	return bpf_rdonly_cast(stack + off, bpf_core_type_id_kernel(struct pt_regs));
+}
+
 /* The syscall the current send/receive runs in (enum sock_syscall), and the user addresses a UDP peer
  * may be read from: sendto's dest_addr, sendmsg's msghdr. */
-static __always_inline __u8 current_syscall(__u8 dir, __u64 *addr, __u64 *msg)
+static __always_inline __u8 current_syscall(struct task_struct *task, __u8 dir, __u64 *addr, __u64 *msg)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = task_regs(task);
 	long nr = regs->orig_ax;
 	switch (nr) {
 	case NR_read:     return SOCK_SC_READ;
@@ -48,13 +69,16 @@ static __always_inline int on_length(struct sock *skp, int ret, int flags, __u8 
 {
 	if (ret == -EAGAIN || !skp || (dir == SOCK_DIR_RECV && (flags & MSG_PEEK)))
 		return 0;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	/* every helper call costs ~20-45 ns here (this VM's CPU returns through a safe-RET thunk): the task
+	 * pointer gives both the tgid and the syscall's registers */
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
 	if (!pid_traced(tgid) || !sock_traced(skp))
 		return 0;
 	struct sock *sk = bpf_rdonly_cast(skp, bpf_core_type_id_kernel(struct sock));
 	bool tcp = sk->sk_protocol == IPPROTO_TCP;
 	__u64 addr = 0, msg = 0;
-	__u8 syscall = current_syscall(dir, &addr, &msg);
+	__u8 syscall = current_syscall(task, dir, &addr, &msg);
 	if (tcp && ret >= 0 && count_data(skp, tgid, dir, ret, syscall))
 		return 0;
 	struct sock_scratch *s = start_record(skp);

@@ -91,16 +91,19 @@ static napi_value attach_raw_tracepoint(napi_env env, napi_callback_info info)
 	if (!prog || !fl_get_string(env, argv[2], ev, sizeof(ev), "raw tracepoint name"))
 		return NULL;
 	const char *name = bpf_program__name(prog);
+	/* A BTF-typed raw tracepoint (SEC("tp_btf/...")) names its tracepoint at load (attach_btf_id): the
+	 * kernel refuses a name at attach time, so it goes through the tracing attach instead. */
+	bool btf = bpf_program__type(prog) == BPF_PROG_TYPE_TRACING;
 	fl_log_reset();
-	struct bpf_link *bl = bpf_program__attach_raw_tracepoint(prog, ev);
+	struct bpf_link *bl = btf ? bpf_program__attach_trace(prog) : bpf_program__attach_raw_tracepoint(prog, ev);
 	int err = libbpf_get_error(bl);
 	if (err) {
-		fl_throw_log(env, err, "cannot attach program '%s' to raw tracepoint %s: %s%s", name, ev, fl_strerror(-err),
-			     err == -ENOENT ? " (no such raw tracepoint in this kernel)" : "");
+		fl_throw_log(env, err, "cannot attach program '%s' to %s %s: %s%s", name, btf ? "tp_btf" : "raw tracepoint", ev,
+			     fl_strerror(-err), err == -ENOENT ? " (no such raw tracepoint in this kernel)" : "");
 		return NULL;
 	}
 	char desc[512];
-	snprintf(desc, sizeof(desc), "raw_tracepoint %s -> %s", ev, name);
+	snprintf(desc, sizeof(desc), "%s %s -> %s", btf ? "tp_btf" : "raw_tracepoint", ev, name);
 	return finish_bpf_link(env, o, bl, desc);
 }
 

@@ -2,12 +2,36 @@
 // load part of every result, so it is printed next to the figures).
 import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { seededRandom } from '../../src/util/random.js';
 
 export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The q-quantile (0..1) by linear interpolation between order statistics. */
+export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const at = q * (s.length - 1);
+  const lo = Math.floor(at);
+  return lo + 1 < s.length ? s[lo] + (s[lo + 1] - s[lo]) * (at - lo) : s[lo];
+}
+
+/** A percentile-bootstrap confidence interval (level 0.9 = 5th..95th percentile) of `stat` over xs,
+ * resampled with a fixed seed so a run's verdict can be reproduced from its figures. */
+export function bootstrapCi(xs: number[], stat: (s: number[]) => number, level = 0.9, iterations = 4000): [number, number] {
+  if (xs.length < 2) return [NaN, NaN];
+  const rand = seededRandom(1);
+  const stats: number[] = [];
+  const sample = new Array<number>(xs.length);
+  for (let i = 0; i < iterations; i++) {
+    for (let j = 0; j < xs.length; j++) sample[j] = xs[Math.floor(rand() * xs.length)];
+    stats.push(stat(sample));
+  }
+  return [quantile(stats, (1 - level) / 2), quantile(stats, 1 - (1 - level) / 2)];
 }
 
 export function min(xs: number[]): number {

@@ -36,11 +36,12 @@ export function parseWrk(out: string): WrkResult {
   return r;
 }
 
-/** wrk -t<threads> -c<connections> -d<seconds>s --latency URL */
-export function runWrk(url: string, o: { threads: number; connections: number; seconds: number }): Promise<WrkResult> {
+/** wrk -t<threads> -c<connections> -d<seconds>s --latency URL; `cpus` pins wrk to those CPUs (taskset -c). */
+export function runWrk(url: string, o: { threads: number; connections: number; seconds: number; cpus?: string }): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
     // The shell waits for wrk, then prints its own /proc stat line, whose cutime/cstime are wrk's CPU time.
-    const cmd = `wrk -t${o.threads} -c${o.connections} -d${o.seconds}s --latency '${url}' && echo "@@stat $(cat /proc/$$/stat)"`;
+    const pin = o.cpus ? `taskset -c ${o.cpus} ` : '';
+    const cmd = `${pin}wrk -t${o.threads} -c${o.connections} -d${o.seconds}s --latency '${url}' && echo "@@stat $(cat /proc/$$/stat)"`;
     const p = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';

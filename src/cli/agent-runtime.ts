@@ -137,6 +137,9 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       // flows need totals, not syscalls: TCP data is counted per socket in the kernel (a few records per
       // connection instead of one per read/write); the tick folds the counters
       countInKernel: true,
+      // a few records per connection, and the tick drains before it folds: a lone record may wait for
+      // it instead of waking the agent 20 times a second (a full batch still wakes it at once)
+      drainIntervalMs: 250,
       onBatch: (b, v) => table.foldBatch(b, v),
       onWarning: warn,
     });

@@ -77,7 +77,7 @@ export function requireRoot(what: string): void {
 
 /** "raw_tracepoint/sys_exit" -> "sys_exit" */
 function rawTracepointOf(section: string): string | undefined {
-  return /^raw_(?:tracepoint|tp)\/([^/]+)$/.exec(section)?.[1];
+  return /^(?:raw_(?:tracepoint|tp)|tp_btf)\/([^/]+)$/.exec(section)?.[1];
 }
 
 /** "tracepoint/syscalls/sys_enter_read" -> ["syscalls", "sys_enter_read"] */

@@ -8,7 +8,7 @@ export const ROOT = repoRoot();
 export const FIXTURE = join(ROOT, 'bpf', '.output', 'fixtures', 'kernel_fixture.bpf.o');
 export const BAD_FIXTURE = join(ROOT, 'bpf', '.output', 'fixtures', 'bad_verifier.bpf.o');
 /** Program names in kernel_fixture.bpf.c (kernel names are cut at 15 chars). */
-export const FIXTURE_PROGS = ['count_write', 'raw_sys_enter', 'uprobe_hit', 'uretprobe_hit', 'sock_create', 'connect4', 'sockops_count', 'getsockopt_count', 'tc_count', 'fine', 'bad_deref'];
+export const FIXTURE_PROGS = ['count_write', 'raw_sys_enter', 'btf_sys_enter', 'uprobe_hit', 'uretprobe_hit', 'sock_create', 'connect4', 'sockops_count', 'getsockopt_count', 'tc_count', 'fine', 'bad_deref'];
 
 export const isRoot = process.geteuid?.() === 0;
 

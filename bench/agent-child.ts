@@ -6,7 +6,8 @@
 //     `faultlens up` / `faultlens agent` run) with a sink that drops everything: --apm 0 = flows only,
 //     --apm 1 = flows + L7 requests (TCP collector, TLS uprobes, APM pipeline, TCP diagnosis).
 // Driven over the IPC channel of child_process.fork: sends {type:'ready'} once attached, answers
-// {type:'stats'} with counters, and {type:'stop'} detaches everything and exits.
+// {type:'stats'} with counters, {type:'pause'|'resume'} (runtime --apm 0) detaches / re-attaches the
+// probes in place, and {type:'stop'} detaches everything and exits.
 //   (forked by bench/http-overhead.ts; standalone: node --import tsx bench/agent-child.ts [--agent runtime --apm 1])
 import { SOCK_OBJECT, SOCK_RAW_OBJECT, SockCollector } from '../src/collect/sock-collector.js';
 import { FlowTable } from '../src/correlate/flows.js';
@@ -35,6 +36,9 @@ export interface AgentStats {
 interface Agent {
   stats(): AgentStats;
   close(): Promise<void> | void;
+  /** runtime --apm 0 only: probes detached / attached again (http-overhead --alternate) */
+  pause?(): void;
+  resume?(): void;
 }
 
 const payloadBytes = numArg('payload', 512);
@@ -103,6 +107,7 @@ function runtimeAgent(apm: boolean): Agent {
       };
     },
     close: () => agent.close(),
+    ...(apm ? {} : { pause: () => agent.pause(), resume: () => agent.resume() }),
   };
 }
 
@@ -128,6 +133,14 @@ process.on('disconnect', () => void stop()); // the bench died: never leave prob
 process.on('message', (m: { type?: string }) => {
   if (m?.type === 'stats') process.send?.(agent.stats());
   else if (m?.type === 'stop') void stop();
+  else if (m?.type === 'pause' || m?.type === 'resume') {
+    if (!agent.pause || !agent.resume) process.send?.({ type: 'error', message: `--agent ${variant} cannot pause` });
+    else {
+      if (m.type === 'pause') agent.pause();
+      else agent.resume();
+      process.send?.({ type: m.type === 'pause' ? 'paused' : 'resumed', attached: agent.stats().attached });
+    }
+  }
 });
 const st = agent.stats();
 if (process.send) process.send({ type: 'ready', attached: st.attached, skipped: st.skipped, pid: process.pid, warnings });

@@ -15,9 +15,15 @@
 //          bpf/sock_lite.bpf.c, no syscall tracepoint; what the flows-only agent runs, `flows` is the same
 //          through startAgent); on-count-raw: the same counting on the raw sys_exit probe;
 //   on-classic  as on, with the classic-tracepoint probe (bpf/.output/sock.bpf.o) instead of the raw one.
+// --alternate (with --modes off,flows): one agent process, started and settled once; for each OFF window
+// it detaches its probes and stops its timers (pause), for each ON window it attaches them again, the
+// order flipping every round. Windows can then be short and adjacent, which cancels the host's drift
+// (minutes-long swings of 10-20 % in what one CPU second buys on this shared VM) far better than
+// rounds that start and stop an agent.
 // Each measured round follows --settle seconds of unmeasured wrk load (both modes alike), so an ON round
 // sees the agent's steady state rather than its start-up (loading and verifying the programs, V8 compiling
-// and collecting its start-up garbage: 10-25 ms/s of agent CPU for ~15 s, ~4 ms/s after). With two or
+// and collecting its start-up garbage: 10-30 ms/s of agent CPU for ~15 s, 0-10 ms/s after; p99 up ~1.8 x
+// in that window, ~1.15 x after). With two or
 // more CPUs, wrk and the server are pinned to different CPUs (--no-pin: not): unpinned, the scheduler's
 // placement of the two alone spreads the OFF rounds by ~10 %, pinned by ~4 %. The agent is not pinned.
 // Ratios are paired: each ON round against the mean of the OFF rounds just before and after it, so slow
@@ -29,7 +35,7 @@
 //
 //   node --import tsx bench/http-overhead.ts [--server nginx|node] [--rounds 3] [--duration 10]
 //        [--connections 32] [--threads 1] [--payload 512] [--modes off,on | off,flows,l7 | off,on,on-0,on-classic] [--no-bpf-stats]
-//        [--settle 10] [--no-pin]
+//        [--settle 20] [--no-pin] [--alternate]
 //        [--classic-object path/to/sock.bpf.o]
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -115,6 +121,19 @@ class Agent {
     });
   }
 
+  /** --alternate: the agent detaches (pause) or re-attaches (resume) its probes in place. */
+  control(type: 'pause' | 'resume'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`agent did not answer ${type} in 30 s`)), 30_000);
+      this.proc.once('message', (m: { type: string; message?: string }) => {
+        clearTimeout(t);
+        if (m.type === (type === 'pause' ? 'paused' : 'resumed')) resolve();
+        else reject(new Error(`agent answered ${type} with ${JSON.stringify(m)}`));
+      });
+      this.proc.send({ type });
+    });
+  }
+
   stop(): Promise<void> {
     return new Promise((resolve) => {
       if (this.proc.exitCode !== null) return resolve();
@@ -135,10 +154,12 @@ async function main(): Promise<void> {
   const modes = parseModes(strArg('modes', 'off,on'));
   const onModes = modes.filter((x) => x !== 'off');
   const statsOn = !flag('no-bpf-stats');
-  const settle = numArg('settle', 10);
+  const settle = numArg('settle', 20);
   const ncpu = cpus().length;
   const pin = !flag('no-pin') && ncpu >= 2;
   const wrkCpus = pin ? '0' : undefined;
+  const alternate = flag('alternate');
+  if (alternate && (modes.length !== 2 || onModes[0] !== 'flows')) throw new Error('--alternate pauses and resumes one flows-only agent: use it with --modes off,flows');
   if (process.getuid?.() !== 0) throw new Error('http-overhead needs root (the agent attaches eBPF programs)');
   for (const cmd of ['wrk', ...(serverKind === 'nginx' ? ['nginx'] : [])]) {
     if (!hasCommand(cmd)) {
@@ -159,27 +180,18 @@ async function main(): Promise<void> {
     if (pin) execFileSync('taskset', ['-pc', String(ncpu - 1), String(server.workerPid)], { stdio: 'ignore' });
     console.log(`server: ${server.kind} at ${server.url}` + (pin ? `, pinned to CPU ${ncpu - 1}; wrk pinned to CPU 0; the agent unpinned` : ', nothing pinned'));
     console.log(`load: wrk -t${threads} -c${connections} -d${seconds}s --latency; agent: separate process, payload ${payload} B`);
-    for (const x of modes) console.log(`  mode ${x.padEnd(5)}: ${MODES[x].what}`);
-    console.log(`rounds: ${rounds} x (${modes.join(', ')}), interleaved, each after ${settle} s of unmeasured load\n`);
+    for (const x of modes) console.log(`  mode ${x.padEnd(5)}: ${alternate && x === 'off' ? 'the agent paused: none of its probes attached, its timers stopped' : MODES[x].what}`);
+    console.log(alternate
+      ? `rounds: ${rounds} x (${modes.join(', ')}) in one agent process, after ${settle} s of unmeasured load; its probes detached in the OFF windows, attached in the ON ones, the order alternating\n`
+      : `rounds: ${rounds} x (${modes.join(', ')}), interleaved, each after ${settle} s of unmeasured load\n`);
     const rows = [['round', 'agent', 'req/s', 'p50 ms', 'p99 ms', 'server CPU us/req', 'wrk CPU us/req', 'agent CPU us/req', 'BPF us/req', 'records/req', 'server rec/req', 'L7 req/req', 'records', 'drops', 'busy %', 'steal %', 'load1']];
     const bpfNames = new Set(AGENT_OBJECTS.filter((o) => existsSync(o)).flatMap((o) => [...objectProgramNames(o)]));
-    for (let r = 0; r < rounds * modes.length; r++) {
-      const mode = modes[r % modes.length];
-      let before: AgentStats | undefined;
-      let agentCpu0 = 0;
-      let progIds: number[] = [];
-      let p0: Map<number, ProgStat> | undefined;
-      if (mode !== 'off') {
-        const known = progStats();
-        agent = await Agent.start(mode, payload, server.workerPid);
-        progIds = [...progStats().values()].filter((p) => !known.has(p.id) && bpfNames.has(p.name)).map((p) => p.id);
-      }
-      if (settle > 0) await runWrk(server.url, { threads, connections, seconds: settle, cpus: wrkCpus });
-      if (agent) {
-        before = await agent.stats();
-        agentCpu0 = procCpuSeconds(agent.pid);
-        p0 = progStats();
-      }
+    let pausedCpu = 0; // --alternate: the paused agent's CPU during the OFF windows (seconds)
+    // One measured window of `mode`; `live` is the agent running during it (none for OFF).
+    const measure = async (mode: Mode, live: Agent | undefined, progIds: number[]): Promise<void> => {
+      const before = live ? await live.stats() : undefined;
+      const agentCpu0 = agent ? procCpuSeconds(agent.pid) : 0;
+      const p0 = live ? progStats() : undefined;
       const srvCpu0 = procCpuSeconds(server.workerPid);
       const m0 = cpuTimes();
       const wrk = await runWrk(server.url, { threads, connections, seconds, cpus: wrkCpus });
@@ -191,9 +203,10 @@ async function main(): Promise<void> {
         mode, wrk, load1: loadavg()[0], serverCpuUsPerReq: (srvCpu * 1e6) / wrk.requests, wrkCpuUsPerReq: (wrk.cpuSeconds * 1e6) / wrk.requests,
         stealPct: (100 * (m1.steal - m0.steal)) / total, busyPct: (100 * (m1.busy - m0.busy)) / total,
       };
-      if (agent && before) {
-        const cpu = procCpuSeconds(agent.pid) - agentCpu0;
-        const after = await agent.stats();
+      if (agent && !live) pausedCpu += procCpuSeconds(agent.pid) - agentCpu0;
+      if (live && before) {
+        const cpu = procCpuSeconds(live.pid) - agentCpu0;
+        const after = await live.stats();
         const records = Number(BigInt(after.records) - BigInt(before.records));
         round.agent = {
           records, drops: Number(BigInt(after.drops) - BigInt(before.drops)), delivered: after.delivered - before.delivered,
@@ -202,12 +215,10 @@ async function main(): Promise<void> {
           l7PerReq: (after.requests - before.requests) / wrk.requests,
           bpfUsPerReq: bpfNs / 1000 / wrk.requests,
         };
-        await agent.stop();
-        agent = undefined;
       }
       results.push(round);
       const a = round.agent;
-      const row = [String(r + 1), mode, int(wrk.reqPerSec), fixed(wrk.p50Ms, 3), fixed(wrk.p99Ms, 3), fixed(round.serverCpuUsPerReq, 1),
+      const row = [String(results.length), mode, int(wrk.reqPerSec), fixed(wrk.p50Ms, 3), fixed(wrk.p99Ms, 3), fixed(round.serverCpuUsPerReq, 1),
         fixed(round.wrkCpuUsPerReq, 1), a ? fixed(a.cpuUsPerReq, 1) : '-', a ? fixed(a.bpfUsPerReq, 2) : '-', a ? fixed(a.recordsPerReq, 2) : '-', a?.serverRecordsPerReq != null ? fixed(a.serverRecordsPerReq, 2) : '-', a ? fixed(a.l7PerReq, 2) : '-', a ? int(a.records) : '-',
         a ? int(a.drops) : '-', fixed(round.busyPct, 0), fixed(round.stealPct, 1), fixed(round.load1, 2)];
       rows.push(row);
@@ -216,7 +227,36 @@ async function main(): Promise<void> {
           `), ${int(a.drops)} dropped` + (mode === 'on' ? `, ${int(a.delivered)} delivered` : '') + (mode === 'l7' ? `, ${fixed(a.l7PerReq, 2)} L7 requests/req` : '') + ', ' +
           `${int(a.cpuMs)} ms CPU = ${fixed(a.cpuUsPerReq, 1)} us/req, BPF ${fixed(a.bpfUsPerReq, 2)} us/req` : '') +
         (wrk.socketErrors || wrk.non2xx ? ` [${wrk.socketErrors} socket errors, ${wrk.non2xx} non-2xx]` : '') + `  (load1 ${fixed(round.load1, 2)})`);
+    };
+    const startAgent = async (mode: Mode): Promise<number[]> => {
+      const known = progStats();
+      agent = await Agent.start(mode, payload, server.workerPid);
+      return [...progStats().values()].filter((p) => !known.has(p.id) && bpfNames.has(p.name)).map((p) => p.id);
+    };
+    const settleLoad = () => (settle > 0 ? runWrk(server.url, { threads, connections, seconds: settle, cpus: wrkCpus }) : Promise.resolve());
+    if (alternate) {
+      // one agent, settled once; its probes detached for the OFF windows and attached for the ON ones
+      const progIds = await startAgent(onModes[0]);
+      await settleLoad();
+      for (let i = 0; i < rounds; i++) {
+        for (const mode of i % 2 ? modes : [...modes].reverse()) { // ON first, then OFF first, and so on
+          await agent!.control(mode === 'off' ? 'pause' : 'resume');
+          await measure(mode, mode === 'off' ? undefined : agent, progIds);
+        }
+      }
+      await agent!.stop();
+      agent = undefined;
+    } else {
+      for (let r = 0; r < rounds * modes.length; r++) {
+        const mode = modes[r % modes.length];
+        const progIds = mode !== 'off' ? await startAgent(mode) : [];
+        await settleLoad();
+        await measure(mode, agent, progIds);
+        await agent?.stop();
+        agent = undefined;
+      }
     }
+    if (alternate) console.log(`the paused agent used ${fixed(pausedCpu * 1000, 0)} ms of CPU over all OFF windows`);
     const m = (xs: Round[], f: (x: Round) => number) => median(xs.map(f));
     const of = (mode: Mode) => results.filter((x) => x.mode === mode);
     const off = of('off');

@@ -83,6 +83,9 @@ export interface RunningAgent {
   stats(): AgentStats;
   /** RED per service/endpoint/edge when APM is on (for Prometheus series). */
   red?: RedAggregator;
+  /** Flows-only agent: detaches its probes and stops ticking (counters so far are kept); resume() undoes it. */
+  pause(): void;
+  resume(): void;
   /** Ships what is pending, detaches every probe. Idempotent. */
   close(): Promise<void>;
 }
@@ -245,8 +248,9 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       });
     return shipping;
   };
-  const timer = setInterval(() => void tick(), opts.intervalMs ?? 1000);
+  let timer = setInterval(() => void tick(), opts.intervalMs ?? 1000);
   let closed: Promise<void> | undefined;
+  let paused = false;
 
   return {
     ...(apm ? { red: apm.pipeline.red } : {}),
@@ -260,6 +264,19 @@ export function startAgent(opts: AgentOptions): RunningAgent {
         tracepoints: c.attached,
         skippedTracepoints: c.skipped.map((s) => s.tracepoint),
       };
+    },
+    pause() {
+      if (apm) throw new Error('pause() is for the flows-only agent (apm: false)');
+      if (paused || closed) return;
+      paused = true;
+      clearInterval(timer);
+      collector.pause();
+    },
+    resume() {
+      if (!paused || closed) return;
+      paused = false;
+      collector.resume();
+      timer = setInterval(() => void tick(), opts.intervalMs ?? 1000);
     },
     close() {
       closed ??= (async () => {

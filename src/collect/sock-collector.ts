@@ -144,8 +144,7 @@ export class SockCollector {
       });
       if (opts.onEvent) this.listeners.add(opts.onEvent);
       this.attachAll();
-      this.drainTimer = setInterval(() => this.drain(), opts.drainIntervalMs ?? 50);
-      this.drainTimer.unref(); // the ring buffer's own handle decides whether the process stays alive
+      this.startDrainTimer();
     } catch (err) {
       this.obj.close();
       throw err;
@@ -374,6 +373,38 @@ export class SockCollector {
       out.push(v ? map.sumPerCpuU64(v, 0) : 0n);
     }
     return out;
+  }
+
+  /**
+   * Detaches every probe (the kernel then runs none of ours) and stops the drain timer, keeping the maps:
+   * what was counted stays, what happens meanwhile is not seen. resume() attaches the same programs
+   * again. For side-by-side cost measurements in one process (bench/http-overhead.ts --alternate).
+   */
+  pause(): void {
+    if (this.closed || this.pausedPrograms) return;
+    this.drain();
+    this.pausedPrograms = [...this.links.keys()];
+    for (const link of this.links.values()) link.detach();
+    this.links.clear();
+    clearInterval(this.drainTimer);
+  }
+
+  resume(): void {
+    if (this.closed || !this.pausedPrograms) return;
+    for (const name of this.pausedPrograms) {
+      const prog = this.obj.program(name);
+      const raw = rawTracepointOf(prog.section);
+      const tp = tracepointOf(prog.section)!; // it was attached before: one of the two
+      this.links.set(name, raw ? prog.attachRawTracepoint(raw) : prog.attachTracepoint(tp[0], tp[1]));
+    }
+    this.pausedPrograms = undefined;
+    this.startDrainTimer();
+  }
+  private pausedPrograms: string[] | undefined;
+
+  private startDrainTimer(): void {
+    this.drainTimer = setInterval(() => this.drain(), this.opts.drainIntervalMs ?? 50);
+    this.drainTimer.unref(); // the ring buffer's own handle decides whether the process stays alive
   }
 
   /** Detaches everything and frees the object. Idempotent. */

@@ -143,6 +143,49 @@ for (const [label, objectPath] of OBJECTS) describe(`flows counted in the kernel
     assert.equal(st.countsFull, 0n);
   });
 
+  test('pause() detaches every probe: what moves meanwhile is not counted; resume() counts again', async () => {
+    const links = () => (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as unknown[]).length;
+    const srvPy = 'import socket\ns=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1)\n' +
+      'print(s.getsockname()[1], flush=True)\nc,_=s.accept()\nwhile c.recv(65536): pass\nc.close()';
+    const srv = spawn('python3', ['-c', srvPy], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const srvExit = new Promise((r) => srv.once('exit', r));
+    const port = await new Promise<number>((res) => srv.stdout!.once('data', (d: Buffer) => res(Number(String(d).trim()))));
+    // one send of 3000 B per line read; the line's length picks the size (3, 4 or 5 thousand)
+    const cliPy = `import socket,sys\nc=socket.create_connection(("127.0.0.1",${port}))\nprint(c.getsockname()[1], flush=True)\n` +
+      'for line in sys.stdin:\n  c.sendall(b"z"*(1000*len(line.strip())))\n  print("sent", flush=True)\nc.close()';
+    const cli = spawn('python3', ['-c', cliPy], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const cliExit = new Promise((r) => cli.once('exit', r));
+    const lines: string[] = [];
+    const nextLine = () => new Promise<string>((res) => { const t = setInterval(() => { if (lines.length) { clearInterval(t); res(lines.shift()!); } }, 10); });
+    cli.stdout!.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
+    const lport = Number(await nextLine());
+    const send = async (k: number) => { cli.stdin!.write('x'.repeat(k) + '\n'); await nextLine(); };
+    const client = { ip: '127.0.0.1', port: lport };
+    const server = { ip: '127.0.0.1', port };
+    const bytes = () => cap.findFlow('tcp', client, server)?.bytesClientToServer;
+    await send(3);
+    assert.ok(await cap.waitFor(() => (bytes() === 3000 ? true : undefined)), `3000 B not seen: ${bytes()}`);
+    const linked = links();
+    const attached = cap.collector.stats().attached;
+    cap.collector.pause();
+    assert.equal(cap.collector.stats().attached, 0);
+    assert.equal(links(), linked - attached, 'the kernel still holds links of the paused probe');
+    await send(4);
+    cap.collector.resume();
+    assert.equal(cap.collector.stats().attached, attached);
+    assert.equal(links(), linked);
+    await send(5);
+    cli.stdin!.end();
+    await cliExit;
+    await srvExit;
+    const closed = await cap.waitFor(() => {
+      const f = cap.findFlow('tcp', client, server);
+      return f?.closedNs !== undefined ? f : undefined;
+    });
+    assert.ok(closed, 'flow not closed');
+    assert.equal(closed.bytesClientToServer, 8000, 'the 4000 B sent while paused must not count, the rest must');
+  });
+
   test('connected UDP (as resolvers use it) stays recorded per datagram', async () => {
     const r = execFileSync('python3', ['-c',
       'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0))\n' +

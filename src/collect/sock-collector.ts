@@ -184,7 +184,8 @@ export class SockCollector {
       return new SockCollector({ ...opts, objectPath: path });
     } catch (err) {
       const message = (err as Error).message;
-      if (message.includes('needs root')) throw err;
+      // not the object's fault: another probe would fail the same way
+      if (message.includes('needs root') || (err as { code?: string }).code === 'EAGAIN') throw err;
       if (!message.includes(`${program} is not in`)) {
         const warn = opts.onWarning ?? ((m: string) => console.warn(`faultlens: ${m}`));
         warn(`${what} is not usable here (${message.split('\n')[0]}); ${instead}`);

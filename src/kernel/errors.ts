@@ -40,7 +40,13 @@ export function asBpfError(err: unknown): BpfError {
 export function asLoadError(err: unknown): BpfError {
   const e = err as NativeErr;
   if (!(e instanceof Error) || e.verifierLog === undefined) return asBpfError(err);
-  return new BpfLoadError(e.message, {
+  // EAGAIN is not a rejection: the verifier stops when a signal is pending, and libbpf's few retries
+  // all met one (a profiler's timer signal, an inspector, a tight kill loop)
+  const message = e.code === 'EAGAIN'
+    ? `cannot load ${e.program ? `program '${e.program}'` : 'the object'}: the kernel stopped verifying it because signals kept arriving (EAGAIN after libbpf's retries; ` +
+      `e.g. a profiler's timer such as node --cpu-prof): load it again without them\n${e.message}`
+    : e.message;
+  return new BpfLoadError(message, {
     code: e.code, errno: e.errno, libbpfLog: e.libbpfLog, program: e.program, verifierLog: e.verifierLog,
   });
 }

@@ -2,7 +2,7 @@
 // leaves nothing loaded or attached.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,4 +77,31 @@ test('without privilege: a clear EPERM error naming the missing capability', { s
   assert.equal(out.code, 'EPERM');
   assert.match(out.message, /permission denied .*needs root, or CAP_BPF \+ CAP_PERFMON.*running as uid \d+/);
   assert.deepEqual(settledKernelState(baseline), baseline);
+});
+
+test('a load the kernel keeps interrupting (signals arriving: EAGAIN) says so, and leaves nothing loaded', { skip: skipUnlessRoot || (process.arch !== 'x64' && 'the socket probe is x86-64 only') }, async () => {
+  // the socket probe: programs big enough that a signal lands while the verifier walks them
+  const object = join(ROOT, 'bpf/.output/sock_lite.bpf.o');
+  const progs = () => (JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]') as { name?: string }[]).filter((p) => p.name?.startsWith('sock_')).length;
+  const before = progs();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/kernel/signal-load-child.ts'), object], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d; });
+  await new Promise<void>((res) => { const t = setInterval(() => { if (out.includes('ready')) { clearInterval(t); res(); } }, 10); });
+  const flood = spawn('bash', ['-c', `while kill -USR2 ${child.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    child.stdin.write('go\n');
+    await new Promise((r) => child.once('exit', r));
+  } finally {
+    flood.kill();
+  }
+  const res = JSON.parse(out.trim().split('\n').pop()!);
+  assert.equal(res.ok, false, 'the load went through despite the signals: nothing to check');
+  assert.equal(res.code, 'EAGAIN');
+  assert.match(res.message, /stopped verifying .* because signals kept arriving .*load it again without them/);
+  assert.doesNotMatch(res.message, /rejected by the verifier/);
+  const end = Date.now() + 3000;
+  while (progs() !== before && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(progs(), before);
 });

@@ -37,14 +37,13 @@
 //        [--connections 32] [--threads 1] [--payload 512] [--modes off,on | off,flows,l7 | off,on,on-0,on-classic] [--no-bpf-stats]
 //        [--settle 20] [--no-pin] [--alternate]
 //        [--classic-object path/to/sock.bpf.o]
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { flag, numArg, strArg } from './lib/args.js';
 import { enableBpfStats, objectProgramNames, progStats, statDelta, type ProgStat } from './lib/bpf-prog-stats.js';
-import { bootstrapCi, cpuTimes, fixed, int, machineHeader, median, procCpuSeconds, quantile, table } from './lib/report.js';
+import { bootstrapCi, cpuTimes, fixed, int, machineHeader, max, median, min, procCpuSeconds, quantile, table } from './lib/report.js';
 import { hasCommand, startNginx, startNodeHttp, type BenchServer } from './lib/servers.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
 import type { AgentStats } from './agent-child.js';
@@ -288,17 +287,15 @@ async function main(): Promise<void> {
     const pairsOf = (mode: Mode, f: (x: Round) => number) => results.flatMap((x, i) => (x.mode === mode ? [paired(i, f)] : []));
     // The noise floor: each OFF round against its OFF neighbours, the same way (no agent on either side).
     const offIdx = results.flatMap((x, i) => (x.mode === 'off' ? [i] : []));
-    const offPairs = offIdx.slice(1, -1).map((i) => {
-      const k = offIdx.indexOf(i);
-      return results[i].wrk.reqPerSec / ((results[offIdx[k - 1]].wrk.reqPerSec + results[offIdx[k + 1]].wrk.reqPerSec) / 2);
-    });
+    const rpsAt = (i: number) => results[i].wrk.reqPerSec;
+    const offPairs = offIdx.slice(1, -1).map((i, k) => rpsAt(i) / ((rpsAt(offIdx[k]) + rpsAt(offIdx[k + 2])) / 2));
     const offNoise = offPairs.length ? quantile(offPairs.map((r) => Math.abs(1 - r)), 0.75) : NaN;
     const pairedRows: string[][] = [['paired vs off', 'pairs', 'req/s ratio median', '90 % CI', 'min', 'max', 'p99 ratio median', 'loss (median)']];
     for (const mode of onModes) {
       const rps = pairsOf(mode, (x) => x.wrk.reqPerSec);
       const p99 = pairsOf(mode, (x) => x.wrk.p99Ms);
       const [lo, hi] = bootstrapCi(rps, median);
-      pairedRows.push([`${mode} / off`, String(rps.length), fixed(median(rps), 3), `${fixed(lo, 3)}..${fixed(hi, 3)}`, fixed(Math.min(...rps), 3), fixed(Math.max(...rps), 3), fixed(median(p99), 3), `${fixed(100 * (1 - median(rps)), 1)} %`]);
+      pairedRows.push([`${mode} / off`, String(rps.length), fixed(median(rps), 3), `${fixed(lo, 3)}..${fixed(hi, 3)}`, fixed(min(rps), 3), fixed(max(rps), 3), fixed(median(p99), 3), `${fixed(100 * (1 - median(rps)), 1)} %`]);
     }
     console.log(table(med));
     console.log('');

@@ -248,7 +248,8 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       });
     return shipping;
   };
-  let timer = setInterval(() => void tick(), opts.intervalMs ?? 1000);
+  const startTicking = () => setInterval(() => void tick(), opts.intervalMs ?? 1000);
+  let timer = startTicking();
   let closed: Promise<void> | undefined;
   let paused = false;
 
@@ -276,7 +277,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
       if (!paused || closed) return;
       paused = false;
       collector.resume();
-      timer = setInterval(() => void tick(), opts.intervalMs ?? 1000);
+      timer = startTicking();
     },
     close() {
       closed ??= (async () => {

@@ -220,7 +220,7 @@ export class SockCollector {
       if (raw) {
         // the raw program records every syscall family at once: without it nothing is captured
         try {
-          this.links.set(name, prog.attachRawTracepoint(raw));
+          this.links.set(name, this.attachProgram(name));
         } catch (err) {
           throw new Error(`socket capture: attaching ${name} to raw tracepoint ${raw} failed: ${(err as Error).message}`);
         }
@@ -235,7 +235,7 @@ export class SockCollector {
         continue;
       }
       try {
-        this.links.set(name, prog.attachTracepoint(tp[0], tp[1]));
+        this.links.set(name, this.attachProgram(name));
       } catch (err) {
         this.skip(tpName, `attaching ${name} to ${tpName} failed: ${(err as Error).message}`, warn);
         failed.add(name);
@@ -251,6 +251,16 @@ export class SockCollector {
       }
     }
     if (this.links.size === 0) throw new Error('socket capture: no tracepoint could be attached');
+  }
+
+  /** Attaches one program where its section says: a raw (or BTF-typed) tracepoint, or a classic one. */
+  private attachProgram(name: string): Link {
+    const prog = this.obj.program(name);
+    const raw = rawTracepointOf(prog.section);
+    if (raw) return prog.attachRawTracepoint(raw);
+    const tp = tracepointOf(prog.section);
+    if (!tp) throw new Error(`${name}: section ${prog.section} names no tracepoint`);
+    return prog.attachTracepoint(tp[0], tp[1]);
   }
 
   private skip(tracepoint: string, reason: string, warn: (m: string) => void): void {
@@ -392,12 +402,8 @@ export class SockCollector {
 
   resume(): void {
     if (this.closed || !this.pausedPrograms) return;
-    for (const name of this.pausedPrograms) {
-      const prog = this.obj.program(name);
-      const raw = rawTracepointOf(prog.section);
-      const tp = tracepointOf(prog.section)!; // it was attached before: one of the two
-      this.links.set(name, raw ? prog.attachRawTracepoint(raw) : prog.attachTracepoint(tp[0], tp[1]));
-    }
+    // a failed attach leaves the rest paused: calling resume() again retries only what is missing
+    for (const name of this.pausedPrograms) if (!this.links.has(name)) this.links.set(name, this.attachProgram(name));
     this.pausedPrograms = undefined;
     this.startDrainTimer();
   }
